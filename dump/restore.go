@@ -1,0 +1,66 @@
+package dump
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/pgsnap/pgsnap/internal/conninfo"
+)
+
+// RestoreOptions configures Restore.
+type RestoreOptions struct {
+	Conn    conninfo.Info // the target database
+	Binary  Binary        // pg_restore, from Find
+	Server  Version       // the target server's version
+	File    string        // a custom-format archive
+	Jobs    int           // parallel jobs, >= 1
+	Clean   bool          // --clean --if-exists: drop objects before recreating them
+	NoOwner bool          // --no-owner --no-privileges
+	Logger  *slog.Logger  // Debug: the command line (it holds no secrets); nil discards
+}
+
+// Restore runs `pg_restore --exit-on-error` into opts.Conn's database, with the same password
+// and process handling as Dump: the error wraps context.Cause(ctx) when ctx ends and is an
+// *ExitError when pg_restore fails. A missing File fails before pg_restore starts.
+func Restore(ctx context.Context, opts RestoreOptions) error {
+	if opts.Jobs < 1 {
+		return fmt.Errorf("restore: jobs %d: want 1 or more", opts.Jobs)
+	}
+	if opts.Binary.Path == "" {
+		return errors.New("restore: no pg_restore binary: use Find")
+	}
+	file, err := filepath.Abs(opts.File) // an absolute path cannot be taken for an option
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if _, err := os.Stat(file); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	args := []string{
+		"--no-password",
+		"--exit-on-error",
+		"--dbname=" + childConn(opts.Conn, opts.Server).KeywordValue(),
+		"--jobs=" + strconv.Itoa(opts.Jobs),
+	}
+	if opts.Clean {
+		args = append(args, "--clean", "--if-exists")
+	}
+	if opts.NoOwner {
+		args = append(args, "--no-owner", "--no-privileges")
+	}
+	args = append(args, file)
+	j := job{
+		tool:     toolName(opts.Binary, "pg_restore"),
+		path:     opts.Binary.Path,
+		args:     args,
+		password: opts.Conn.Password(),
+		logger:   opts.Logger,
+	}
+	_, err = j.run(ctx, nil)
+	return err
+}
