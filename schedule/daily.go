@@ -72,7 +72,17 @@ func hasSpaceAtEdge(s string) bool {
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }
 
 func parseError(s, problem string) error {
-	return fmt.Errorf("invalid time %s: %s (want %s)", strconv.Quote(s), problem, dailyForm)
+	return &ParseError{Value: s, Problem: problem}
+}
+
+// ParseError reports a schedule value that does not parse.
+type ParseError struct {
+	Value   string // the value given
+	Problem string // what is wrong with it, e.g. "hour 25 out of range 00-23"
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("invalid time %s: %s (want %s)", strconv.Quote(e.Value), e.Problem, dailyForm)
 }
 
 // Valid reports whether d is a time of day: Hour 0-23 and Minute 0-59.

@@ -1,0 +1,42 @@
+# Thin targets; .ci/run calls `make test`.
+GO      ?= go
+BIN     := bin/pgsnap
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X github.com/pgsnap/pgsnap.version=$(VERSION)
+
+.PHONY: all build demo test vet fmt-check fuzz clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/pgsnap
+
+# Starts a throwaway PostgreSQL (installing Debian's postgresql package first when missing and
+# root), snapshots the pagila sample database, restores it and compares every row.
+demo: build
+	PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) run ./internal/demo -pgsnap $(BIN)
+
+# Unit and integration tests against a real PostgreSQL; with CI=true a missing PostgreSQL fails.
+test: fmt-check vet
+	PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
+	cd examples/embedded && PGTEST_BIN_DIR="$$(../../scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+	cd examples/embedded && $(GO) vet ./...
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# Short fuzz runs of every parser (longer ones: FUZZTIME=10m make fuzz).
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParseDaily -fuzztime=$(FUZZTIME) ./schedule
+	$(GO) test -run='^$$' -fuzz=FuzzLoadConfig -fuzztime=$(FUZZTIME) .
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeManifest -fuzztime=$(FUZZTIME) .
+	$(GO) test -run='^$$' -fuzz=FuzzParseSnapshotName -fuzztime=$(FUZZTIME) .
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/conninfo
+
+clean:
+	rm -rf bin

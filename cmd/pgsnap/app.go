@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgsnap/pgsnap"
+	"github.com/pgsnap/pgsnap/internal/conninfo"
+)
+
+// app carries what every command needs: its streams, the environment and the parsed flags.
+type app struct {
+	ctx       context.Context
+	stdout    io.Writer
+	stderr    io.Writer
+	lookupEnv func(string) (string, bool)
+	environ   []string
+	root      *cobra.Command
+	log       *slog.Logger
+}
+
+// usageError marks bad arguments: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// execute runs the command line args and returns the process exit code.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), environ []string) int {
+	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, environ: environ}
+	a.root = a.newRoot()
+	a.root.SetArgs(args)
+	a.root.SetOut(stdout)
+	a.root.SetErr(stderr)
+	err := a.root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "pgsnap: %s\n", indentJoined(err))
+	var ce *pgsnap.ConfigError
+	var ue usageError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ue):
+		return exitUsage
+	case ctx.Err() != nil:
+		return exitInterrupted
+	}
+	return exitFailure
+}
+
+// indentJoined prints errors.Join results one per line.
+func indentJoined(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "\n  ")
+}
+
+func (a *app) newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "pgsnap",
+		Short: "Scheduled pg_dump snapshots of PostgreSQL, kept safe and restorable",
+		Long: `pgsnap takes pg_dump snapshots of a PostgreSQL database on a schedule (daily at
+SNAPSHOT_TIME, UTC), stores each one so that it is either complete or absent, keeps the newest
+SNAPSHOT_RETENTION, and restores them with one command.
+
+Settings come from flags, then environment variables, then defaults. Every setting:
+` + settingsHelp(),
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		Version:           pgsnap.Version(),
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return a.setup(cmd) },
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	for _, s := range pgsnap.Settings() {
+		f := pf.VarPF(newStringValue(), s.Flag, "", fmt.Sprintf("%s (%s)", s.Doc, s.Env))
+		if s.Flag == "enabled" {
+			f.NoOptDefVal = "true"
+		}
+	}
+	for _, s := range cliSettings {
+		pf.VarP(newStringValue(), s.Flag, "", fmt.Sprintf("%s (%s)", s.Doc, s.Env))
+	}
+	root.AddCommand(a.runCmd(), a.snapshotCmd(), a.listCmd(), a.verifyCmd(), a.restoreCmd(), a.pruneCmd(), a.versionCmd())
+	return root
+}
+
+// setup builds the logger; it runs before every command.
+func (a *app) setup(*cobra.Command) error {
+	l, err := newLogger(a.stderr, a.lookup)
+	if err != nil {
+		return err
+	}
+	a.log = l
+	for _, w := range unknownSettings(a.environ) {
+		a.log.Warn(w)
+	}
+	return nil
+}
+
+// lookup returns a setting's value: its flag when given, else its environment variable.
+func (a *app) lookup(env string) (string, bool) {
+	if f := a.root.PersistentFlags().Lookup(flagName(env)); f != nil && f.Changed {
+		return f.Value.String(), true
+	}
+	return a.lookupEnv(env)
+}
+
+// config loads the settings. enabledDefault applies when SNAPSHOT_ENABLED is not given at all.
+func (a *app) config(enabledDefault bool) (pgsnap.Config, error) {
+	if f := a.root.PersistentFlags().Lookup("database-url"); f != nil && f.Changed {
+		if info, err := conninfo.Parse(f.Value.String()); err == nil && info.HasPassword() {
+			a.log.Warn("a password on the command line is visible to other users of this machine: prefer the DATABASE_URL environment variable or a ~/.pgpass file")
+		}
+	}
+	cfg, err := pgsnap.LoadConfig(a.lookup)
+	if err != nil {
+		return cfg, err
+	}
+	if _, set := a.lookup("SNAPSHOT_ENABLED"); !set {
+		cfg.Enabled = enabledDefault
+	}
+	return cfg, cfg.Validate()
+}
+
+// scheduler loads the settings and builds a Scheduler.
+func (a *app) scheduler(enabledDefault bool) (*pgsnap.Scheduler, pgsnap.Config, error) {
+	cfg, err := a.config(enabledDefault)
+	if err != nil {
+		return nil, cfg, err
+	}
+	s, err := pgsnap.New(cfg, pgsnap.WithLogger(a.log))
+	return s, cfg, err
+}
+
+func flagName(env string) string {
+	for _, s := range pgsnap.Settings() {
+		if s.Env == env {
+			return s.Flag
+		}
+	}
+	for _, s := range cliSettings {
+		if s.Env == env {
+			return s.Flag
+		}
+	}
+	return ""
+}
+
+func settingsHelp() string {
+	var b strings.Builder
+	all := append(pgsnap.Settings(), cliSettings...)
+	for _, s := range all {
+		def := s.Default
+		if def == "" {
+			def = "-"
+		}
+		fmt.Fprintf(&b, "  %-27s --%-18s default %-10s %s\n", s.Env, s.Flag, def, s.Want)
+	}
+	return b.String()
+}
+
+// stringValue is a pflag.Value that records only whether and what was given; parsing happens
+// in one place (pgsnap.LoadConfig) so flag and environment errors read the same.
+type stringValue struct{ v string }
+
+func newStringValue() *stringValue        { return &stringValue{} }
+func (s *stringValue) String() string     { return s.v }
+func (s *stringValue) Set(v string) error { s.v = v; return nil }
+func (s *stringValue) Type() string       { return "string" }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgsnap/pgsnap"
+)
+
+func (a *app) listCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List complete snapshots, newest first",
+		Long: `List every complete snapshot in SNAPSHOT_DIR (of any target), newest first.
+With --json, print an array of manifests: name, target, slot (null for a manual snapshot),
+started_at, finished_at, size, sha256, format, compression, encrypted, pg_dump_version,
+server_version, labels, and more.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, _, err := a.scheduler(false)
+			if err != nil {
+				return err
+			}
+			snaps, err := s.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if snaps == nil {
+					snaps = []pgsnap.Snapshot{}
+				}
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(snaps)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tTARGET\tKIND\tTIME (UTC)\tSIZE\tDURATION")
+			for _, sn := range snaps {
+				kind := "manual"
+				if sn.Slot != nil {
+					kind = "scheduled"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", sn.Name, sn.Target, kind,
+					sn.Time().UTC().Format(time.DateTime), humanBytes(sn.Size), sn.Duration().Round(time.Millisecond))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgsnap/pgsnap"
+	"github.com/pgsnap/pgsnap/internal/conninfo"
+)
+
+func (a *app) restoreCmd() *cobra.Command {
+	var opts pgsnap.RestoreOptions
+	var targetURL string
+	cmd := &cobra.Command{
+		Use:   "restore NAME|latest --target-url URL",
+		Short: "Restore a snapshot into a database",
+		Long: `Restore the named snapshot (or the newest with "latest") into the database named by
+--target-url or SNAPSHOT_RESTORE_URL. The snapshot's bytes are checked against its manifest before
+anything connects to the target. A missing target database is created (and dropped again if the
+restore fails); one that already has user tables is refused unless --clean is given.
+
+Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible to other users.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{errors.New("restore takes one snapshot name (or latest); see pgsnap list")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if targetURL == "" {
+				targetURL, _ = a.lookupEnv("SNAPSHOT_RESTORE_URL")
+			} else if info, err := conninfo.Parse(targetURL); err == nil && info.HasPassword() {
+				a.log.Warn("a password on the command line is visible to other users of this machine: prefer SNAPSHOT_RESTORE_URL")
+			}
+			if targetURL == "" {
+				return usageError{errors.New("restore needs --target-url or SNAPSHOT_RESTORE_URL (the database to restore into)")}
+			}
+			if _, err := conninfo.Parse(targetURL); err != nil {
+				return usageError{fmt.Errorf("--target-url %q: %w", conninfo.Redact(targetURL), err)}
+			}
+			if opts.Jobs < 1 {
+				return usageError{fmt.Errorf("--jobs %d: want a whole number ≥ 1", opts.Jobs)}
+			}
+			opts.Target = pgsnap.ConnString(targetURL)
+			s, _, err := a.scheduler(false)
+			if err != nil {
+				return err
+			}
+			snap, err := s.Restore(cmd.Context(), args[0], opts)
+			if err != nil {
+				return err
+			}
+			a.log.Info("restore finished", "snapshot", snap.Name, "target", opts.Target)
+			fmt.Fprintln(a.stdout, snap.Name)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&targetURL, "target-url", "", "database to restore into (SNAPSHOT_RESTORE_URL)")
+	f.BoolVar(&opts.Clean, "clean", false, "replace the contents of a target database that has user tables")
+	f.IntVar(&opts.Jobs, "jobs", 1, "parallel pg_restore jobs")
+	f.BoolVar(&opts.NoOwner, "no-owner", false, "do not restore ownership and privileges (target lacks the source's roles)")
+	return cmd
+}

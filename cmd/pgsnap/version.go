@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgsnap/pgsnap"
+	"github.com/pgsnap/pgsnap/dump"
+	"github.com/pgsnap/pgsnap/internal/conninfo"
+)
+
+func (a *app) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print pgsnap's version and the pg_dump it would use",
+		Long: `Print pgsnap's version, and the pg_dump it would use: with DATABASE_URL set, the one
+matching that server's version (SNAPSHOT_PG_BIN_DIR, /usr/lib/postgresql/<major>/bin, then PATH).`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(a.stdout, "pgsnap %s (%s %s/%s)\n", pgsnap.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			cfg, err := pgsnap.LoadConfig(a.lookup)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			var server dump.Version
+			note := "DATABASE_URL not set: the pg_dump is chosen per server at each snapshot"
+			if cfg.DatabaseURL != "" {
+				info, err := conninfo.Parse(string(cfg.DatabaseURL))
+				if err != nil {
+					return err
+				}
+				if server, err = dump.ServerVersion(ctx, info); err != nil {
+					return fmt.Errorf("server version: %w", err)
+				}
+				note = "server " + server.String()
+			}
+			bin, err := dump.Find(ctx, "pg_dump", server, cfg.PGBinDir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "pg_dump %s at %s (%s)\n", bin.Version, bin.Path, note)
+			return nil
+		},
+	}
+}

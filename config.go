@@ -1,0 +1,181 @@
+package pgsnap
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pgsnap/pgsnap/schedule"
+)
+
+// Config is everything pgsnap needs to protect one database. Start from DefaultConfig (or
+// ConfigFromEnv) and change fields; New validates it. Printing a Config in any form masks the
+// database password.
+type Config struct {
+	// DatabaseURL is the database to snapshot (DATABASE_URL). Required when Enabled, and for
+	// SnapshotNow.
+	DatabaseURL ConnString
+	// Enabled turns the scheduler on (SNAPSHOT_ENABLED). When false, Run returns nil at once.
+	Enabled bool
+	// Schedule says when snapshots are due (SNAPSHOT_TIME: daily at HH:MM UTC).
+	Schedule schedule.Schedule
+	// Retention is how many of the newest complete snapshots are kept (SNAPSHOT_RETENTION, >= 1).
+	Retention int
+	// Dir is the local directory snapshots are stored in (SNAPSHOT_DIR).
+	Dir string
+	// Timeout bounds one snapshot attempt; pg_dump's whole process group is killed after it
+	// (SNAPSHOT_TIMEOUT).
+	Timeout time.Duration
+	// LockWaitTimeout is how long pg_dump waits for a table lock before failing
+	// (SNAPSHOT_LOCK_WAIT_TIMEOUT).
+	LockWaitTimeout time.Duration
+	// PGBinDir, when set, is the only directory pg_dump and pg_restore are taken from
+	// (SNAPSHOT_PG_BIN_DIR).
+	PGBinDir string
+	// Target names the protected database in snapshot names and manifests (SNAPSHOT_TARGET).
+	// Empty means: derived from the database name in DatabaseURL.
+	Target string
+}
+
+// DefaultConfig returns the configuration used when no setting is given.
+func DefaultConfig() Config {
+	return Config{
+		Schedule:        schedule.Daily{Hour: 3, Minute: 0},
+		Retention:       7,
+		Dir:             "/snapshots",
+		Timeout:         6 * time.Hour,
+		LockWaitTimeout: 5 * time.Minute,
+	}
+}
+
+// ConfigFromEnv reads DATABASE_URL and the SNAPSHOT_* environment variables on top of
+// DefaultConfig. It reports every problem at once (errors.Join of *ConfigError), and touches
+// neither the database nor the directory.
+func ConfigFromEnv() (Config, error) {
+	return LoadConfig(os.LookupEnv)
+}
+
+// LoadConfig is ConfigFromEnv with the values taken from lookup, keyed by environment variable
+// name (the CLI layers its flags over the environment this way; tests pass a map).
+func LoadConfig(lookup func(name string) (string, bool)) (Config, error) {
+	cfg := DefaultConfig()
+	var errs []error
+	for _, s := range settings {
+		v, ok := lookup(s.Env)
+		if !ok {
+			continue
+		}
+		if v == "" && s.EmptyIsUnset {
+			continue
+		}
+		if err := s.set(&cfg, v); err != nil {
+			errs = append(errs, s.error(v, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks a Config built in code the same way LoadConfig checks the environment, and
+// returns every problem at once. DatabaseURL is required only when Enabled.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(env, value, problem string) {
+		errs = append(errs, lookupSetting(env).error(value, errors.New(problem)))
+	}
+	if c.Enabled && c.DatabaseURL == "" {
+		bad("DATABASE_URL", "", "required when SNAPSHOT_ENABLED is true")
+	}
+	if c.DatabaseURL != "" {
+		if _, err := c.DatabaseURL.parse(); err != nil {
+			errs = append(errs, lookupSetting("DATABASE_URL").error(string(c.DatabaseURL), err))
+		}
+	}
+	if c.Schedule == nil {
+		bad("SNAPSHOT_TIME", "", "no schedule")
+	} else if d, ok := c.Schedule.(schedule.Daily); ok {
+		if err := d.Valid(); err != nil {
+			bad("SNAPSHOT_TIME", d.String(), err.Error())
+		}
+	}
+	if c.Retention < 1 {
+		bad("SNAPSHOT_RETENTION", strconv.Itoa(c.Retention), "must be at least 1")
+	}
+	if strings.TrimSpace(c.Dir) == "" {
+		bad("SNAPSHOT_DIR", c.Dir, "must not be empty")
+	}
+	if c.Timeout <= 0 {
+		bad("SNAPSHOT_TIMEOUT", c.Timeout.String(), "must be greater than 0")
+	}
+	if c.LockWaitTimeout <= 0 {
+		bad("SNAPSHOT_LOCK_WAIT_TIMEOUT", c.LockWaitTimeout.String(), "must be greater than 0")
+	}
+	if c.Target != "" {
+		if err := validTarget(c.Target); err != nil {
+			bad("SNAPSHOT_TARGET", c.Target, err.Error())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// target returns the target name: Target, or one derived from the database name.
+func (c Config) target() (string, error) {
+	if c.Target != "" {
+		return c.Target, nil
+	}
+	if c.DatabaseURL == "" {
+		return "", lookupSetting("SNAPSHOT_TARGET").error("", errors.New("set SNAPSHOT_TARGET or DATABASE_URL"))
+	}
+	info, err := c.DatabaseURL.parse()
+	if err != nil {
+		return "", lookupSetting("DATABASE_URL").error(string(c.DatabaseURL), err)
+	}
+	db := info.Database()
+	if db == "" {
+		db = info.User()
+	}
+	if db == "" {
+		return "", lookupSetting("SNAPSHOT_TARGET").error("", errors.New("DATABASE_URL names no database: set SNAPSHOT_TARGET"))
+	}
+	return targetFromDatabase(db), nil
+}
+
+// String describes the configuration with the password masked.
+func (c Config) String() string {
+	sched := "<nil>"
+	if c.Schedule != nil {
+		sched = c.Schedule.String()
+	}
+	return fmt.Sprintf("pgsnap.Config{DatabaseURL: %s, Enabled: %t, Schedule: %s, Retention: %d, Dir: %s, Timeout: %s, LockWaitTimeout: %s, PGBinDir: %s, Target: %s}",
+		quote(c.DatabaseURL.String()), c.Enabled, sched, c.Retention, quote(c.Dir), c.Timeout, c.LockWaitTimeout, quote(c.PGBinDir), quote(c.Target))
+}
+
+// GoString is String: the %#v form masks the password too.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue presents the configuration as attributes, with the password masked.
+func (c Config) LogValue() slog.Value {
+	sched := ""
+	if c.Schedule != nil {
+		sched = c.Schedule.String()
+	}
+	return slog.GroupValue(
+		slog.String("database_url", c.DatabaseURL.String()),
+		slog.Bool("enabled", c.Enabled),
+		slog.String("schedule", sched),
+		slog.Int("retention", c.Retention),
+		slog.String("dir", c.Dir),
+		slog.Duration("timeout", c.Timeout),
+		slog.Duration("lock_wait_timeout", c.LockWaitTimeout),
+		slog.String("pg_bin_dir", c.PGBinDir),
+		slog.String("target", c.Target),
+	)
+}
+
+func quote(s string) string { return strconv.Quote(s) }

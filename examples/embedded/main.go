@@ -1,0 +1,88 @@
+// Command embedded is a small HTTP service that protects its own PostgreSQL database with pgsnap:
+// the scheduler runs as one goroutine beside the HTTP server and stops with it.
+//
+//	DATABASE_URL=postgres://app:secret@localhost/app SNAPSHOT_ENABLED=true \
+//	SNAPSHOT_TIME=03:00 SNAPSHOT_RETENTION=7 SNAPSHOT_DIR=/var/lib/app/snapshots go run .
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pgsnap/pgsnap"
+)
+
+func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	addr := os.Getenv("ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		logger.Error("listen", "err", err)
+		os.Exit(1)
+	}
+	if err := serve(ctx, logger, ln); err != nil {
+		logger.Error("service stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+// serve runs the HTTP service and the snapshot scheduler until ctx ends.
+func serve(ctx context.Context, logger *slog.Logger, ln net.Listener) error {
+	cfg, err := pgsnap.ConfigFromEnv() // DATABASE_URL, SNAPSHOT_*: every problem at once
+	if err != nil {
+		return err
+	}
+	snapshots, err := pgsnap.New(cfg, pgsnap.WithLogger(logger.With("component", "pgsnap")))
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		// Returns nil at once when SNAPSHOT_ENABLED is not true, and after ctx ends otherwise.
+		if err := snapshots.Run(ctx); err != nil {
+			logger.Error("snapshot scheduler", "err", err)
+		}
+	})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("POST /admin/snapshot", func(w http.ResponseWriter, r *http.Request) {
+		snap, err := snapshots.SnapshotNow(r.Context())
+		if err != nil {
+			http.Error(w, "snapshot failed: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, snap.Name)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	wg.Go(func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	})
+	err = srv.Serve(ln)
+	cancel() // Serve can also end on its own: stop the scheduler then too
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,295 @@
+// Package invariants checks the store invariants of RELIABILITY.md after a test, especially after
+// a fault: what is listed is whole, what was committed before is unchanged, nothing temporary or
+// secret is left behind, files are private, and no child process or database session outlives
+// the operation.
+package invariants
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgsnap/pgsnap/internal/pgtest"
+)
+
+// Options says what a test expects beyond the invariants every test shares.
+type Options struct {
+	// Before maps committed file names to their SHA-256 before the fault (see Snapshot). Every
+	// one must be unchanged afterwards, unless listed in Deleted (INV-2).
+	Before  map[string]string
+	Deleted []string
+	// Cluster, when set, is checked for leftover pgsnap sessions (INV-3), on Database only
+	// when that is set (tests running side by side each check their own).
+	Cluster  *pgtest.Cluster
+	Database string
+	// Secrets must not appear in any file under the store or TempDir (INV-6).
+	Secrets []string
+	// TempDir is the TMPDIR the operation ran with; give each such test its own.
+	TempDir string
+	// DirCreated says pgsnap created the store directory, which must then be 0700 (INV-9).
+	DirCreated bool
+	// AllowOrphans accepts data objects without manifest (a crash between the two commits).
+	AllowOrphans bool
+}
+
+var snapshotFile = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*-[0-9]{8}T[0-9]{6}Z)\.(json|dump)$`)
+
+// sessionGrace is how long a database session may outlive the operation (INV-3).
+const sessionGrace = 2 * time.Second
+
+// Snapshot returns the SHA-256 of every regular file in dir, for Options.Before.
+func Snapshot(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("read %s: %v", dir, err)
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			out[e.Name()] = fileSHA(t, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
+}
+
+// AssertStoreInvariants checks INV-1, INV-2, INV-3, INV-6, INV-7 and INV-9 on a local store
+// directory and reports each violation with t.Errorf. It returns the names of the complete
+// snapshots it found.
+func AssertStoreInvariants(t testing.TB, dir string, opts Options) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		entries = nil
+	} else if err != nil {
+		t.Fatalf("INV: read %s: %v", dir, err)
+	}
+	manifests := map[string]bool{}
+	dataFiles := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".pgsnap-tmp.") {
+			t.Errorf("INV-7: temporary file %s left in %s", name, dir)
+			continue
+		}
+		m := snapshotFile.FindStringSubmatch(name)
+		if m == nil {
+			continue // not pgsnap's
+		}
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("INV-9: %s has mode %o, want 600", name, perm)
+		}
+		if m[2] == "json" {
+			manifests[m[1]] = true
+		} else {
+			dataFiles[name] = true
+		}
+	}
+	var complete []string
+	named := map[string]bool{}
+	for name := range manifests {
+		var man struct {
+			Name   string `json:"name"`
+			Data   string `json:"data"`
+			Size   int64  `json:"size"`
+			SHA256 string `json:"sha256"`
+		}
+		b, err := os.ReadFile(filepath.Join(dir, name+".json"))
+		if err != nil || json.Unmarshal(b, &man) != nil {
+			t.Errorf("INV-1: manifest %s.json unreadable: %v", name, err)
+			continue
+		}
+		named[man.Data] = true
+		path := filepath.Join(dir, man.Data)
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Errorf("INV-1: snapshot %s lists data %s: %v", name, man.Data, err)
+			continue
+		}
+		if st.Size() != man.Size {
+			t.Errorf("INV-1: snapshot %s data is %d bytes, manifest says %d", name, st.Size(), man.Size)
+		}
+		if got := fileSHA(t, path); got != man.SHA256 {
+			t.Errorf("INV-1: snapshot %s data sha256 %s, manifest says %s", name, got, man.SHA256)
+		}
+		complete = append(complete, name)
+	}
+	if !opts.AllowOrphans {
+		for f := range dataFiles {
+			if !named[f] {
+				t.Errorf("INV-1: data object %s has no manifest", f)
+			}
+		}
+	}
+	deleted := map[string]bool{}
+	for _, d := range opts.Deleted {
+		deleted[d] = true
+	}
+	for f, sum := range opts.Before {
+		if deleted[f] {
+			continue
+		}
+		path := filepath.Join(dir, f)
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("INV-2: %s existed before and is gone: %v", f, err)
+			continue
+		}
+		if got := fileSHA(t, path); got != sum {
+			t.Errorf("INV-2: %s changed (sha256 %s, was %s)", f, got, sum)
+		}
+	}
+	if opts.DirCreated {
+		if st, err := os.Stat(dir); err == nil && st.Mode().Perm() != 0o700 {
+			t.Errorf("INV-9: directory %s has mode %o, want 700", dir, st.Mode().Perm())
+		}
+	}
+	if len(opts.Secrets) > 0 {
+		assertNoSecrets(t, opts.Secrets, dir, opts.TempDir)
+	}
+	assertNoChildren(t)
+	if opts.Cluster != nil {
+		AssertNoSessions(t, opts.Cluster, opts.Database)
+	}
+	return complete
+}
+
+// AssertNoSessions fails when a session named pgsnap is still connected to db (any database when
+// db is "") after sessionGrace.
+func AssertNoSessions(t testing.TB, c *pgtest.Cluster, db string) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(sessionGrace)
+	for {
+		var n int
+		conn, err := c.Connect(ctx, "postgres")
+		if err != nil {
+			t.Errorf("INV-3: connect: %v", err)
+			return
+		}
+		err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name LIKE 'pgsnap%' AND ($1 = '' OR datname = $1)`, db).Scan(&n)
+		conn.Close(ctx)
+		if err != nil {
+			t.Errorf("INV-3: query: %v", err)
+			return
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("INV-3: %d pgsnap sessions still connected %v after the operation", n, sessionGrace)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// assertNoChildren fails when a pg_dump or pg_restore process is still a child of this test
+// process after the operation ended (INV-3). Tests of the pgsnap binary check for orphaned
+// pg_dump processes themselves, since those are re-parented.
+func assertNoChildren(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(sessionGrace)
+	for {
+		kids := ChildProcesses(os.Getpid())
+		if len(kids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("INV-3: child processes left: %v", kids)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ChildProcesses lists "pid:comm" of the PostgreSQL client tools whose parent is ppid and which
+// are not yet reaped.
+func ChildProcesses(ppid int) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(b)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		comm := s[open+1 : close]
+		fields := strings.Fields(s[close+1:])
+		if len(fields) < 2 || fields[0] == "Z" {
+			continue
+		}
+		if pp, _ := strconv.Atoi(fields[1]); pp != ppid {
+			continue
+		}
+		switch comm {
+		case "pg_dump", "pg_restore", "pg_dumpall":
+			out = append(out, strings.TrimSpace(s[:open])+":"+comm)
+		}
+	}
+	return out
+}
+
+func assertNoSecrets(t testing.TB, secrets []string, roots ...string) {
+	t.Helper()
+	for _, root := range roots {
+		if root == "" {
+			continue
+		}
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if d.IsDir() {
+				// Cluster data directories hold only password hashes; build caches are ours.
+				if path != root && (strings.HasPrefix(d.Name(), "pgtest-") || strings.HasPrefix(d.Name(), "go-build")) {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			info, err := d.Info()
+			if err != nil || !info.Mode().IsRegular() || info.Size() > 64<<20 {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return nil
+			}
+			for _, s := range secrets {
+				if s != "" && bytes.Contains(b, []byte(s)) {
+					t.Errorf("INV-6: a secret appears in %s", path)
+				}
+			}
+			return nil
+		})
+	}
+}
+
+func fileSHA(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

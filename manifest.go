@@ -1,0 +1,117 @@
+package pgsnap
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pgsnap/pgsnap/store"
+)
+
+// manifestVersion is the manifest format this version writes and the newest it reads.
+const manifestVersion = 1
+
+// Archive formats and compressions recorded in manifests.
+const (
+	// FormatCustom is pg_dump's custom archive format (pg_dump -Fc), read by pg_restore.
+	FormatCustom = "custom"
+	// CompressionPGDump means the archive's data is compressed by pg_dump itself (its default)
+	// and pgsnap adds no outer compression: the stored bytes are the archive.
+	CompressionPGDump = "pg_dump"
+)
+
+// Snapshot describes one complete snapshot: its manifest. The JSON field names are a public
+// interface (manifests on disk, pgsnap list --json): fields are added, never renamed.
+type Snapshot struct {
+	ManifestVersion int               `json:"manifest_version"`
+	Name            string            `json:"name"`
+	Target          string            `json:"target"`
+	Database        string            `json:"database"`
+	Slot            *time.Time        `json:"slot"` // the schedule slot; nil for a manual snapshot
+	StartedAt       time.Time         `json:"started_at"`
+	FinishedAt      time.Time         `json:"finished_at"`
+	Data            string            `json:"data"`   // key of the data object in the store
+	Size            int64             `json:"size"`   // bytes of the stored data object
+	SHA256          string            `json:"sha256"` // of the stored data object, hex
+	Format          string            `json:"format"`
+	Compression     string            `json:"compression"`
+	Encrypted       bool              `json:"encrypted"`
+	PGDumpVersion   string            `json:"pg_dump_version"`
+	ServerVersion   string            `json:"server_version"`
+	Labels          map[string]string `json:"labels"`
+	Host            string            `json:"host,omitempty"` // machine that took it
+	PgsnapVersion   string            `json:"pgsnap_version,omitempty"`
+}
+
+// Time is the snapshot's place in time for ordering and retention: its slot when scheduled,
+// else the time it started.
+func (s Snapshot) Time() time.Time {
+	if s.Slot != nil {
+		return *s.Slot
+	}
+	return s.StartedAt
+}
+
+// Duration is how long the snapshot took.
+func (s Snapshot) Duration() time.Duration { return s.FinishedAt.Sub(s.StartedAt) }
+
+func encodeManifest(s Snapshot) ([]byte, error) {
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest %s: %w", s.Name, err)
+	}
+	return append(b, '\n'), nil
+}
+
+// decodeManifest parses and checks a manifest read from key. Unknown fields are accepted (a newer
+// pgsnap may add some); a newer manifest_version is not.
+func decodeManifest(key string, b []byte) (Snapshot, error) {
+	var s Snapshot
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&s); err != nil {
+		return Snapshot{}, fmt.Errorf("invalid manifest %s: %w", key, err)
+	}
+	if err := s.check(key); err != nil {
+		return Snapshot{}, fmt.Errorf("invalid manifest %s: %w", key, err)
+	}
+	return s, nil
+}
+
+func (s Snapshot) check(key string) error {
+	switch {
+	case s.ManifestVersion < 1:
+		return errors.New("missing manifest_version")
+	case s.ManifestVersion > manifestVersion:
+		return fmt.Errorf("manifest_version %d is newer than this pgsnap reads (%d): upgrade pgsnap", s.ManifestVersion, manifestVersion)
+	case manifestKey(s.Name) != key:
+		return fmt.Errorf("name %q does not match the manifest's key", s.Name)
+	case s.Target == "":
+		return errors.New("missing target")
+	case s.StartedAt.IsZero() || s.FinishedAt.IsZero():
+		return errors.New("missing started_at or finished_at")
+	case s.Size <= 0:
+		return fmt.Errorf("size %d", s.Size)
+	case s.Format != FormatCustom:
+		return fmt.Errorf("unknown format %q", s.Format)
+	case s.Compression != CompressionPGDump:
+		return fmt.Errorf("unknown compression %q", s.Compression)
+	case s.Encrypted:
+		return errors.New("encrypted snapshots are not supported by this pgsnap")
+	}
+	if _, _, err := parseSnapshotName(s.Name); err != nil {
+		return fmt.Errorf("name %q: %w", s.Name, err)
+	}
+	if err := store.ValidKey(s.Data); err != nil {
+		return fmt.Errorf("data %q: %w", s.Data, err)
+	}
+	if h, err := hex.DecodeString(s.SHA256); err != nil || len(h) != 32 {
+		return fmt.Errorf("sha256 %q is not 64 hex digits", s.SHA256)
+	}
+	return nil
+}

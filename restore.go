@@ -1,0 +1,317 @@
+package pgsnap
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgsnap/pgsnap/dump"
+	"github.com/pgsnap/pgsnap/internal/conninfo"
+)
+
+// RestoreOptions says where and how to restore a snapshot.
+type RestoreOptions struct {
+	// Target is the database to restore into. It is created when missing.
+	Target ConnString
+	// Clean replaces a target database that has user tables: it is dropped and created afresh
+	// (same owner, encoding and locale). Without it such a target is refused.
+	Clean bool
+	// Jobs is the number of parallel pg_restore jobs (default 1).
+	Jobs int
+	// NoOwner skips restoring object ownership and privileges (for a server without the
+	// source's roles).
+	NoOwner bool
+}
+
+// CorruptError reports a snapshot whose stored bytes do not match its manifest.
+type CorruptError struct {
+	Name   string
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("snapshot %s is corrupt: %s", e.Name, e.Reason)
+}
+
+// filePather is a store that can name a committed object's path on the local file system.
+type filePather interface {
+	Path(key string) (string, error)
+}
+
+// Restore restores the named snapshot ("latest" for the newest) into opts.Target. It checks the
+// stored bytes against the manifest before connecting to the target, refuses a target with user
+// tables unless opts.Clean, and drops the target database again if it created it and the
+// restore failed.
+func (s *Scheduler) Restore(ctx context.Context, name string, opts RestoreOptions) (Snapshot, error) {
+	if opts.Target == "" {
+		return Snapshot{}, errors.New("restore: no target database given")
+	}
+	target, err := opts.Target.parse()
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("restore target: %w", err)
+	}
+	if target.Database() == "" {
+		return Snapshot{}, fmt.Errorf("restore target %s names no database", target)
+	}
+	if opts.Jobs < 1 {
+		opts.Jobs = 1
+	}
+	snap, err := s.Find(ctx, name)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	file, cleanup, err := s.localCopy(ctx, snap)
+	if err != nil {
+		return snap, err
+	}
+	defer cleanup()
+
+	serverVersion, err := dump.ServerVersion(ctx, target)
+	if err != nil && !isMissingDatabase(err) {
+		return snap, fmt.Errorf("connect to restore target: %w", err)
+	}
+	created, err := prepareTarget(ctx, target, opts.Clean)
+	if err != nil {
+		return snap, err
+	}
+	if serverVersion.Major == 0 {
+		if serverVersion, err = dump.ServerVersion(ctx, target); err != nil {
+			return snap, s.dropCreated(ctx, target, created, fmt.Errorf("connect to restore target: %w", err))
+		}
+	}
+	bin, err := restoreBinary(ctx, snap, serverVersion, s.cfg.PGBinDir)
+	if err != nil {
+		return snap, s.dropCreated(ctx, target, created, err)
+	}
+	s.log.Info("restoring", "snapshot", snap.Name, "database", target.Database(), "pg_restore", bin.Path, "jobs", opts.Jobs)
+	err = dump.Restore(ctx, dump.RestoreOptions{
+		Conn: target, Binary: bin, Server: serverVersion, File: file,
+		Jobs: opts.Jobs, NoOwner: opts.NoOwner, Logger: s.log,
+	})
+	if err != nil {
+		return snap, s.dropCreated(ctx, target, created, fmt.Errorf("restore %s into %s: %w", snap.Name, target.Database(), err))
+	}
+	return snap, nil
+}
+
+// restoreBinary finds a pg_restore at least as new as both the archive's pg_dump and the target
+// server, and refuses a target server older than the source.
+func restoreBinary(ctx context.Context, snap Snapshot, server dump.Version, binDir string) (dump.Binary, error) {
+	need := server
+	if src, err := dump.ParseVersion(snap.ServerVersion); err == nil && server.Major < src.Major {
+		return dump.Binary{}, fmt.Errorf("restore target server %s is older than the snapshot's source server %s: restore into PostgreSQL %d or newer", server, src, src.Major)
+	}
+	if v, err := dump.ParseVersion(snap.PGDumpVersion); err == nil && v.Major > need.Major {
+		need = v
+	}
+	return dump.Find(ctx, "pg_restore", need, binDir)
+}
+
+// localCopy verifies the snapshot's bytes and returns a file pg_restore can read. A local store
+// hands out its own file after re-reading it; other stores are copied to a private temporary
+// file while hashing.
+func (s *Scheduler) localCopy(ctx context.Context, snap Snapshot) (string, func(), error) {
+	noop := func() {}
+	if fp, ok := s.store.(filePather); ok {
+		if err := s.verifyData(ctx, snap, io.Discard); err != nil {
+			return "", noop, err
+		}
+		p, err := fp.Path(snap.Data)
+		return p, noop, err
+	}
+	f, err := os.CreateTemp("", "pgsnap-restore-*.dump")
+	if err != nil {
+		return "", noop, fmt.Errorf("restore: %w", err)
+	}
+	cleanup := func() {
+		f.Close()
+		os.Remove(f.Name())
+	}
+	if err := s.verifyData(ctx, snap, f); err != nil {
+		cleanup()
+		return "", noop, err
+	}
+	if err := f.Close(); err != nil {
+		cleanup()
+		return "", noop, fmt.Errorf("restore: %w", err)
+	}
+	return f.Name(), cleanup, nil
+}
+
+// verifyData reads the snapshot's data object into w and checks its size and SHA-256 against
+// the manifest.
+func (s *Scheduler) verifyData(ctx context.Context, snap Snapshot, w io.Writer) error {
+	r, err := s.store.Open(ctx, snap.Data)
+	if err != nil {
+		return &CorruptError{Name: snap.Name, Reason: fmt.Sprintf("data object: %v", err)}
+	}
+	defer r.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), readerWithContext(ctx, r))
+	if err != nil {
+		return fmt.Errorf("read snapshot %s: %w", snap.Name, err)
+	}
+	if n != snap.Size {
+		return &CorruptError{Name: snap.Name, Reason: fmt.Sprintf("size %d, manifest says %d", n, snap.Size)}
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != snap.SHA256 {
+		return &CorruptError{Name: snap.Name, Reason: fmt.Sprintf("sha256 %s, manifest says %s", got, snap.SHA256)}
+	}
+	return nil
+}
+
+// prepareTarget creates the target database when missing (created = true). One that has user
+// tables is refused unless clean; with clean it is dropped and created afresh with the same
+// owner, encoding and locale. (pg_restore --clean cannot replace every schema: it fails on the
+// constraints of partitions, for one.)
+func prepareTarget(ctx context.Context, target conninfo.Info, clean bool) (created bool, err error) {
+	db := target.Database()
+	admin, err := connectMaintenance(ctx, target)
+	if err != nil {
+		return false, fmt.Errorf("connect to restore target server: %w", err)
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); err != nil {
+		return false, fmt.Errorf("look up database %q: %w", db, err)
+	}
+	if !exists {
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
+			return false, fmt.Errorf("create database %q: %w", db, err)
+		}
+		return true, nil
+	}
+	tables, err := userTables(ctx, target)
+	if err != nil {
+		return false, err
+	}
+	if tables == 0 {
+		return false, nil
+	}
+	if !clean {
+		return false, fmt.Errorf("restore target database %q already has %d user tables: restore into a new database, or pass --clean to replace its contents", db, tables)
+	}
+	return false, recreateDatabase(ctx, admin, db)
+}
+
+// userTables counts the tables and materialized views outside the system schemas.
+func userTables(ctx context.Context, target conninfo.Info) (int, error) {
+	cfg, err := target.With("application_name", "pgsnap").PgxConfig()
+	if err != nil {
+		return 0, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("connect to restore target: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var tables int
+	err = conn.QueryRow(ctx, `
+SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'`).Scan(&tables)
+	if err != nil {
+		return 0, fmt.Errorf("inspect database %q: %w", target.Database(), err)
+	}
+	return tables, nil
+}
+
+// recreateDatabase drops db and creates it again with its owner, encoding and locale. It fails,
+// changing nothing, while other sessions are connected to db.
+func recreateDatabase(ctx context.Context, admin *pgx.Conn, db string) error {
+	var owner, encoding, collate, ctype string
+	err := admin.QueryRow(ctx, `
+SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding), datcollate, datctype
+FROM pg_database WHERE datname = $1`, db).Scan(&owner, &encoding, &collate, &ctype)
+	if err != nil {
+		return fmt.Errorf("look up database %q: %w", db, err)
+	}
+	if _, err := admin.Exec(ctx, "DROP DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
+		return fmt.Errorf("--clean: drop database %q: %w", db, err)
+	}
+	create := fmt.Sprintf("CREATE DATABASE %s OWNER %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s",
+		pgx.Identifier{db}.Sanitize(), pgx.Identifier{owner}.Sanitize(), quoteLiteral(encoding), quoteLiteral(collate), quoteLiteral(ctype))
+	if _, err := admin.Exec(ctx, create); err != nil {
+		return fmt.Errorf("--clean: create database %q again: %w", db, err)
+	}
+	return nil
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// connectMaintenance connects to the target's server through the postgres database, or
+// template1 where postgres is missing or refused.
+func connectMaintenance(ctx context.Context, target conninfo.Info) (*pgx.Conn, error) {
+	var first error
+	for _, db := range []string{"postgres", "template1"} {
+		cfg, err := target.With("dbname", db).With("application_name", "pgsnap").PgxConfig()
+		if err != nil {
+			return nil, err
+		}
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err == nil {
+			return conn, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, first
+}
+
+// dropCreated drops the target database when this restore created it, and returns cause.
+func (s *Scheduler) dropCreated(ctx context.Context, target conninfo.Info, created bool, cause error) error {
+	if !created {
+		return cause
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	admin, err := connectMaintenance(cctx, target)
+	if err == nil {
+		defer admin.Close(cctx)
+		_, err = admin.Exec(cctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{target.Database()}.Sanitize()+" WITH (FORCE)")
+	}
+	if err != nil {
+		s.log.Error("drop database created for the failed restore", "database", target.Database(), "err", err)
+		return fmt.Errorf("%w (and dropping database %q it created failed: %v)", cause, target.Database(), err)
+	}
+	s.log.Info("dropped database created for the failed restore", "database", target.Database())
+	return cause
+}
+
+// isMissingDatabase reports whether err is PostgreSQL's "database does not exist" (3D000).
+func isMissingDatabase(err error) bool {
+	var pgErr interface{ SQLState() string }
+	return errors.As(err, &pgErr) && pgErr.SQLState() == "3D000"
+}
+
+// readerWithContext stops a long read when ctx ends.
+func readerWithContext(ctx context.Context, r io.Reader) io.Reader {
+	return readerFunc(func(p []byte) (int, error) {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		return r.Read(p)
+	})
+}
+
+type readerFunc func(p []byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// Verify re-reads a snapshot's data object and checks its size and SHA-256 against the
+// manifest. A mismatch or a missing object is a *CorruptError.
+func (s *Scheduler) Verify(ctx context.Context, snap Snapshot) error {
+	return s.verifyData(ctx, snap, io.Discard)
+}

@@ -1,0 +1,213 @@
+package pgsnap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/pgsnap/pgsnap/schedule"
+	"github.com/pgsnap/pgsnap/store"
+	"github.com/pgsnap/pgsnap/store/localstore"
+)
+
+// ErrSlotTaken is returned when the snapshot for a slot is already committed.
+var ErrSlotTaken = errors.New("slot already taken")
+
+// maxSleep bounds one wait so the wall clock is re-read at least this often: Go timers follow
+// the monotonic clock, so a wall-clock jump is only noticed when the clock is read again.
+const maxSleep = time.Minute
+
+// Scheduler takes snapshots of one database on a schedule and on demand.
+type Scheduler struct {
+	cfg     Config
+	target  string
+	sched   schedule.Schedule
+	store   store.Store
+	local   bool // store is the default local directory (errors then name SNAPSHOT_DIR)
+	log     *slog.Logger
+	now     func() time.Time
+	backoff func(n int) time.Duration
+	labels  map[string]string
+
+	// busy serialises snapshots, retention and restores of this scheduler's target.
+	busy chan struct{}
+	// attempt takes one snapshot; tests of the timing logic replace it (see scheduler_test.go).
+	attempt func(ctx context.Context, slot *time.Time) (Snapshot, error)
+}
+
+// New checks cfg and builds a Scheduler. It touches neither the database nor the directory.
+func New(cfg Config, opts ...Option) (*Scheduler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Scheduler{
+		cfg:     cfg,
+		sched:   cfg.Schedule,
+		log:     discardLogger(),
+		now:     time.Now,
+		backoff: DefaultBackoff,
+		busy:    make(chan struct{}, 1),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.store == nil {
+		dir, err := filepath.Abs(cfg.Dir)
+		if err != nil {
+			return nil, lookupSetting("SNAPSHOT_DIR").error(cfg.Dir, err)
+		}
+		s.store = localstore.New(dir)
+		s.local = true
+	}
+	// A target is needed to name snapshots; without DATABASE_URL and SNAPSHOT_TARGET only
+	// store-wide commands (list, restore by name) work.
+	if t, err := cfg.target(); err == nil {
+		s.target = t
+	}
+	if s.target != "" {
+		s.log = s.log.With("target", s.target)
+	}
+	s.attempt = s.takeSnapshot
+	return s, nil
+}
+
+// Run takes a snapshot at every slot of the schedule until ctx is cancelled, then returns nil
+// once everything it started has ended. It returns nil at once when the configuration is not
+// enabled, and an error only when it cannot start (for example an unwritable SNAPSHOT_DIR).
+// A failed attempt is logged and retried after 5s, 10s, 20s, 30s, then every 60s, until it
+// succeeds or the next slot is due.
+func (s *Scheduler) Run(ctx context.Context) error {
+	if !s.cfg.Enabled {
+		s.log.Info("snapshots disabled", "setting", "SNAPSHOT_ENABLED")
+		return nil
+	}
+	if err := s.Check(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	s.sweep(ctx)
+	s.log.Info("scheduler started", "schedule", s.sched.String(), "store", s.store.String(), "retention", s.cfg.Retention)
+	var last time.Time
+	for {
+		slot := s.sched.Next(s.now())
+		if !last.IsZero() && !slot.After(last) {
+			// The wall clock went back: never take a slot twice.
+			slot = s.sched.Next(last)
+		}
+		s.log.Info("next snapshot", "slot", slot)
+		if err := s.sleepUntil(ctx, slot); err != nil {
+			s.log.Info("scheduler stopped")
+			return nil
+		}
+		s.takeSlot(ctx, slot)
+		last = slot
+		if ctx.Err() != nil {
+			s.log.Info("scheduler stopped")
+			return nil
+		}
+	}
+}
+
+// takeSlot makes attempts for one slot until one succeeds, the next slot is due, or ctx ends.
+// It is the one place that logs a failed attempt.
+func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
+	next := s.sched.Next(slot)
+	log := s.log.With("slot", slot)
+	for n := 1; ; n++ {
+		snap, err := s.attempt(ctx, &slot)
+		switch {
+		case err == nil:
+			log.Info("snapshot committed", "snapshot", snap.Name, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond), "attempt", n)
+			s.retain(ctx)
+			return
+		case errors.Is(err, ErrSlotTaken):
+			log.Info("slot already stored, skipped")
+			return
+		case ctx.Err() != nil:
+			log.Info("snapshot cancelled", "attempt", n)
+			return
+		}
+		delay := s.backoff(n)
+		if !s.now().Add(delay).Before(next) {
+			log.Error("snapshot failed, slot missed", "attempt", n, "err", err)
+			return
+		}
+		log.Error("snapshot failed", "attempt", n, "retry_in", delay, "err", err)
+		if s.sleep(ctx, delay) != nil {
+			return
+		}
+	}
+}
+
+// retain applies retention after a committed snapshot and logs the outcome.
+func (s *Scheduler) retain(ctx context.Context) {
+	if _, err := s.Prune(ctx, false); err != nil && ctx.Err() == nil {
+		s.log.Error("retention failed", "err", err)
+	}
+}
+
+// sleepUntil waits until the wall clock reaches t, re-reading it at least every maxSleep.
+func (s *Scheduler) sleepUntil(ctx context.Context, t time.Time) error {
+	for {
+		d := t.Sub(s.now())
+		if d <= 0 {
+			return nil
+		}
+		if err := s.sleep(ctx, min(d, maxSleep)); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Scheduler) sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// lock serialises operations on this scheduler's target; it gives up when ctx ends.
+func (s *Scheduler) lock(ctx context.Context) (unlock func(), err error) {
+	select {
+	case s.busy <- struct{}{}:
+		return func() { <-s.busy }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Check verifies at start-up that snapshots can be written: the store's location exists (or is
+// created, private) and accepts a write.
+func (s *Scheduler) Check(ctx context.Context) error {
+	if err := s.store.Check(ctx); err != nil {
+		return s.storeError(err)
+	}
+	return nil
+}
+
+func (s *Scheduler) storeError(err error) error {
+	if s.local {
+		return fmt.Errorf("SNAPSHOT_DIR: %w", err)
+	}
+	return fmt.Errorf("store %s: %w", s.store, err)
+}
+
+// sweep removes temporary objects left by crashed writers; it only logs.
+func (s *Scheduler) sweep(ctx context.Context) {
+	removed, err := s.store.Sweep(ctx)
+	if err != nil {
+		s.log.Warn("sweep temporary files", "store", s.store.String(), "err", err)
+	}
+	for _, name := range removed {
+		s.log.Info("removed stale temporary file", "store", s.store.String(), "file", name)
+	}
+}

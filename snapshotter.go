@@ -1,0 +1,202 @@
+package pgsnap
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pgsnap/pgsnap/dump"
+	"github.com/pgsnap/pgsnap/store"
+)
+
+// archiveMagic starts every pg_dump custom-format archive.
+var archiveMagic = []byte("PGDMP")
+
+// cleanupTimeout bounds cleanup work done after the caller's context has ended.
+const cleanupTimeout = 10 * time.Second
+
+// SnapshotNow takes one snapshot now (one attempt, no retries), then applies retention. The
+// snapshot is named after its start time. It returns the committed snapshot; a retention
+// failure is logged, not returned, since the snapshot itself is safe.
+func (s *Scheduler) SnapshotNow(ctx context.Context) (Snapshot, error) {
+	if s.cfg.DatabaseURL == "" {
+		return Snapshot{}, lookupSetting("DATABASE_URL").error("", errors.New("required to take a snapshot"))
+	}
+	if err := s.Check(ctx); err != nil {
+		return Snapshot{}, err
+	}
+	s.sweep(ctx)
+	snap, err := s.attempt(ctx, nil)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	s.log.Info("snapshot committed", "snapshot", snap.Name, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond))
+	s.retain(ctx)
+	return snap, nil
+}
+
+// takeSnapshot is one attempt: dump to a temporary object, commit it, commit the manifest last.
+// On any error nothing new is listed and the temporary object is gone.
+func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot, error) {
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	defer unlock()
+
+	started := s.now().UTC().Truncate(time.Second)
+	at := started
+	if slot != nil {
+		at = slot.UTC()
+	}
+	name := snapshotName(s.target, at)
+	if _, err := s.store.Stat(ctx, manifestKey(name)); err == nil {
+		if slot != nil {
+			return Snapshot{}, fmt.Errorf("snapshot %s: %w", name, ErrSlotTaken)
+		}
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w (one manual snapshot per second)", name, store.ErrExists)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return Snapshot{}, s.storeError(err)
+	}
+
+	info, err := s.cfg.DatabaseURL.parse()
+	if err != nil {
+		return Snapshot{}, err
+	}
+	log := s.log.With("snapshot", name)
+	dctx, stop := s.withDumpTimeout(ctx, info)
+	defer stop()
+
+	server, err := dump.ServerVersion(dctx, info)
+	if err != nil {
+		return Snapshot{}, s.dumpError(dctx, "connect to database", err)
+	}
+	bin, err := dump.Find(dctx, "pg_dump", server, s.cfg.PGBinDir)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	log.Debug("dumping", "pg_dump", bin.Path, "pg_dump_version", bin.Version.String(), "server_version", server.String())
+
+	w, err := s.store.Create(ctx, dataKey(name))
+	if err != nil {
+		return Snapshot{}, s.storeError(err)
+	}
+	defer w.Abort() // no-op after Commit
+	h := sha256.New()
+	var head headWriter
+	size, err := dump.Dump(dctx, dump.DumpOptions{
+		Conn:            info,
+		Binary:          bin,
+		Server:          server,
+		LockWaitTimeout: s.cfg.LockWaitTimeout,
+		Logger:          log,
+	}, io.MultiWriter(w, h, &head))
+	if err != nil {
+		return Snapshot{}, s.dumpError(dctx, "pg_dump", s.lockWaitHint(err))
+	}
+	if size == 0 {
+		return Snapshot{}, errors.New("pg_dump exited 0 but wrote nothing")
+	}
+	if !bytes.HasPrefix(head.b, archiveMagic) {
+		return Snapshot{}, errors.New("pg_dump output is not a custom-format archive")
+	}
+	if err := w.Commit(ctx); err != nil {
+		return Snapshot{}, s.storeError(err)
+	}
+
+	host, _ := os.Hostname()
+	snap := Snapshot{
+		ManifestVersion: manifestVersion,
+		Name:            name,
+		Target:          s.target,
+		Database:        info.Database(),
+		StartedAt:       started,
+		FinishedAt:      s.now().UTC(),
+		Data:            dataKey(name),
+		Size:            size,
+		SHA256:          hex.EncodeToString(h.Sum(nil)),
+		Format:          FormatCustom,
+		Compression:     CompressionPGDump,
+		PGDumpVersion:   bin.Version.String(),
+		ServerVersion:   server.String(),
+		Labels:          s.labels,
+		Host:            host,
+		PgsnapVersion:   Version(),
+	}
+	if slot != nil {
+		t := slot.UTC()
+		snap.Slot = &t
+	}
+	if err := s.commitManifest(ctx, snap); err != nil {
+		// The data object has no manifest: it is not a snapshot. Remove it now; if that fails
+		// too, prune removes it once it is provably stale.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if derr := s.store.Delete(cctx, snap.Data); derr != nil {
+			log.Warn("remove data object without manifest", "err", derr)
+		}
+		return Snapshot{}, err
+	}
+	return snap, nil
+}
+
+func (s *Scheduler) commitManifest(ctx context.Context, snap Snapshot) error {
+	b, err := encodeManifest(snap)
+	if err != nil {
+		return err
+	}
+	w, err := s.store.Create(ctx, manifestKey(snap.Name))
+	if err != nil {
+		return s.storeError(err)
+	}
+	defer w.Abort()
+	if _, err := w.Write(b); err != nil {
+		return s.storeError(err)
+	}
+	if err := w.Commit(ctx); err != nil {
+		return s.storeError(err)
+	}
+	return nil
+}
+
+// headWriter keeps the first bytes written through it.
+type headWriter struct{ b []byte }
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	if n := len(archiveMagic) - len(h.b); n > 0 {
+		h.b = append(h.b, p[:min(n, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// dumpError explains an error of the dump stage, naming SNAPSHOT_TIMEOUT when it fired.
+func (s *Scheduler) dumpError(dctx context.Context, stage string, err error) error {
+	var te *TimeoutError
+	if errors.As(context.Cause(dctx), &te) && !errors.As(err, new(*TimeoutError)) {
+		return fmt.Errorf("%s: %w: %w", stage, te, err)
+	}
+	return fmt.Errorf("%s: %w", stage, err)
+}
+
+// lockWaitHint explains pg_dump's lock-wait timeout, which pg_dump reports as a statement timeout
+// on its LOCK TABLE query.
+func (s *Scheduler) lockWaitHint(err error) error {
+	var ee *dump.ExitError
+	if !errors.As(err, &ee) || !strings.Contains(ee.Stderr, "statement timeout") {
+		return err
+	}
+	_, rest, ok := strings.Cut(ee.Stderr, "LOCK TABLE ")
+	if !ok {
+		return err
+	}
+	table, _, _ := strings.Cut(rest, " IN ")
+	return fmt.Errorf("could not lock table %s within SNAPSHOT_LOCK_WAIT_TIMEOUT (%s): another session holds a conflicting lock: %w",
+		table, s.cfg.LockWaitTimeout, err)
+}
