@@ -80,7 +80,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"SNAPSHOT_DIR", ""}, {"SNAPSHOT_DIR", "   "},
 		{"SNAPSHOT_TARGET", "-app"}, {"SNAPSHOT_TARGET", "a/b"}, {"SNAPSHOT_TARGET", strings.Repeat("x", 64)},
 		{"DATABASE_URL", "mysql://u:p@h/db"}, {"DATABASE_URL", "postgres://u:%zz@h/db"},
-		{"DATABASE_URL", "postgres://u:p@h:99999/db"},
+		{"DATABASE_URL", "postgres://u:p@h:99999/db"}, {"DATABASE_URL", "postgres://u@h/db?sslpassword=s3cret"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {

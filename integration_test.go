@@ -86,20 +86,6 @@ func (f *fixture) scheduler(t *testing.T, cfg pgsnap.Config, opts ...pgsnap.Opti
 	return s
 }
 
-func fingerprint(t *testing.T, c *pgtest.Cluster, db string) map[string]string {
-	t.Helper()
-	conn, err := c.Connect(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	fp, err := pgtest.Fingerprint(t.Context(), conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fp
-}
-
 func TestRoundTripAwkwardTypes(t *testing.T) {
 	f := newFixture(t, awkwardSQL)
 	s := f.scheduler(t, f.config(f.c.URL(f.db)))
@@ -130,7 +116,7 @@ func TestRoundTripAwkwardTypes(t *testing.T) {
 	if _, err := s.Restore(t.Context(), snap.Name, pgsnap.RestoreOptions{Target: pgsnap.ConnString(f.c.URL(restored)), Jobs: 2}); err != nil {
 		t.Fatal(err)
 	}
-	want, got := fingerprint(t, f.c, f.db), fingerprint(t, f.c, restored)
+	want, got := f.c.FingerprintDB(t, f.db), f.c.FingerprintDB(t, restored)
 	if len(want) < 4 {
 		t.Fatalf("source fingerprint has %d entries, want tables, sequence and large object", len(want))
 	}
@@ -161,7 +147,7 @@ func TestRoundTripPagila(t *testing.T) {
 	if _, err := s.Restore(t.Context(), "latest", pgsnap.RestoreOptions{Target: pgsnap.ConnString(f.c.URL(restored))}); err != nil {
 		t.Fatal(err)
 	}
-	want, got := fingerprint(t, f.c, f.db), fingerprint(t, f.c, restored)
+	want, got := f.c.FingerprintDB(t, f.db), f.c.FingerprintDB(t, restored)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("restored pagila differs (-source +restored):\n%s", diff)
 	}
@@ -182,7 +168,7 @@ func TestRoundTripPagila(t *testing.T) {
 	if _, err := s.Restore(t.Context(), snap.Name, pgsnap.RestoreOptions{Target: pgsnap.ConnString(f.c.URL(restored)), Clean: true}); err != nil {
 		t.Errorf("restore --clean = %v", err)
 	}
-	if diff := cmp.Diff(want, fingerprint(t, f.c, restored)); diff != "" {
+	if diff := cmp.Diff(want, f.c.FingerprintDB(t, restored)); diff != "" {
 		t.Errorf("after restore --clean (-source +restored):\n%s", diff)
 	}
 }
@@ -353,7 +339,7 @@ func TestCancelMidDump(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	var cancelled time.Time
 	go func() {
-		waitForTempFile(t, f.dir, 1)
+		invariants.WaitForTemp(t, f.dir, 1, 30*time.Second)
 		cancelled = time.Now()
 		cancel()
 	}()
@@ -365,19 +351,6 @@ func TestCancelMidDump(t *testing.T) {
 	if names := invariants.AssertStoreInvariants(t, f.dir, invariants.Options{Cluster: f.c}); len(names) != 0 {
 		t.Errorf("listed %v after a cancelled snapshot, want none", names)
 	}
-}
-
-// waitForTempFile waits until a temporary snapshot file in dir has at least n bytes.
-func waitForTempFile(t *testing.T, dir string, n int64) {
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		matches, _ := filepath.Glob(filepath.Join(dir, ".pgsnap-tmp.*"))
-		for _, m := range matches {
-			if st, err := os.Stat(m); err == nil && st.Size() >= n {
-				return
-			}
-		}
-	}
-	t.Error("no temporary file grew during the dump")
 }
 
 // The schedule end to end, outside synctest, on a real PostgreSQL: the injected clock puts the

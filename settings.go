@@ -38,8 +38,13 @@ var settings = []Setting{
 		Want: "postgres://user:password@host:port/dbname?param=value (password percent-encoded) or key=value pairs",
 		Doc:  "database to snapshot",
 		set: func(c *Config, v string) error {
-			if _, err := conninfo.Parse(v); err != nil {
+			info, err := conninfo.Parse(v)
+			if err != nil {
 				return err
+			}
+			if info.Get("sslpassword") != "" {
+				// Only the password has a private way to pg_dump; this one would reach its argv.
+				return errors.New("sslpassword is not supported: it would appear in pg_dump's command line; use a client key without a passphrase (mode 0600)")
 			}
 			c.DatabaseURL = ConnString(v)
 			return nil

@@ -216,7 +216,7 @@ func TestSnapshotListRestorePrune(t *testing.T) {
 	if r := runPgsnap(t, renv, "restore", names[2]); r.code != 0 {
 		t.Fatalf("restore: exit %d", r.code)
 	}
-	if want, got := fingerprint(t, c, db), fingerprint(t, c, restored); fmt.Sprint(want) != fmt.Sprint(got) {
+	if want, got := c.FingerprintDB(t, db), c.FingerprintDB(t, restored); fmt.Sprint(want) != fmt.Sprint(got) {
 		t.Errorf("restored rows differ: source %v, restored %v", want, got)
 	}
 	// A non-empty target is refused without --clean.
@@ -280,18 +280,4 @@ func TestVersionNamesPgDump(t *testing.T) {
 	if strings.Contains(r.stdout+r.stderr, c.Password) || strings.Contains(r.stdout+r.stderr, url.QueryEscape(c.Password)) {
 		t.Error("version shows the password")
 	}
-}
-
-func fingerprint(t *testing.T, c *pgtest.Cluster, db string) map[string]string {
-	t.Helper()
-	conn, err := c.Connect(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(t.Context())
-	fp, err := pgtest.Fingerprint(t.Context(), conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fp
 }

@@ -29,20 +29,6 @@ func bigDB(t *testing.T, c *pgtest.Cluster) (db, slowURL string) {
 	return db, strings.Replace(c.URL(db), c.Addr(), slow, 1)
 }
 
-// tempGrows waits until a temporary snapshot file in dir has at least n bytes.
-func tempGrows(t *testing.T, dir string, n int64, limit time.Duration) bool {
-	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		matches, _ := filepath.Glob(filepath.Join(dir, ".pgsnap-tmp.*"))
-		for _, m := range matches {
-			if st, err := os.Stat(m); err == nil && st.Size() >= n {
-				return true
-			}
-		}
-	}
-	t.Errorf("no temporary file of %d bytes appeared in %v", n, limit)
-	return false
-}
-
 // T1 for `pgsnap snapshot`: SIGTERM mid-dump exits non-zero saying it was cancelled, with no
 // child, session, temporary file or listed snapshot left, and earlier snapshots unchanged.
 func TestSnapshotSIGTERMMidDump(t *testing.T) {
@@ -67,7 +53,7 @@ func TestSnapshotSIGTERMMidDump(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			if !tempGrows(t, dir, size*frac/100, 2*time.Minute) {
+			if !invariants.WaitForTemp(t, dir, size*frac/100, 2*time.Minute) {
 				cmd.Process.Kill()
 				cmd.Wait()
 				return
@@ -141,7 +127,7 @@ func TestRunTakesSlotAndStopsOnSIGTERM(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		tempGrows(t, dir, 256<<10, time.Until(slot)+time.Minute)
+		invariants.WaitForTemp(t, dir, 256<<10, time.Until(slot)+time.Minute)
 		sent := time.Now()
 		cmd.Process.Signal(syscall.SIGTERM)
 		code, took := waitExit(t, cmd, sent, shutdownLimit)

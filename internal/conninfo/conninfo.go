@@ -10,6 +10,7 @@ package conninfo
 import (
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -170,6 +171,7 @@ func writeKeywordValue(b *strings.Builder, key, value string) {
 // with the password replaced by "xxxxx". The text is rebuilt from the parsed values, so
 // quoting and percent-encoding may differ from the input; it parses to the same values.
 func (i Info) Redacted() string {
+	i = i.maskSecretKeywords()
 	switch i.form {
 	case formURL:
 		return i.redactedURL()
@@ -186,6 +188,24 @@ func (i Info) Redacted() string {
 		kv += " "
 	}
 	return kv + "password='" + mask + "'"
+}
+
+// maskSecretKeywords masks the values of keywords other than password that hold secrets
+// (sslpassword), in a copy.
+func (i Info) maskSecretKeywords() Info {
+	var pairs []pair
+	for n, p := range i.pairs {
+		if strings.Contains(p.key, "password") && p.value != "" {
+			if pairs == nil {
+				pairs = slices.Clone(i.pairs)
+			}
+			pairs[n].value = mask
+		}
+	}
+	if pairs != nil {
+		i.pairs = pairs
+	}
+	return i
 }
 
 // String returns Redacted.

@@ -217,3 +217,17 @@ func TestRedact(t *testing.T) {
 		})
 	}
 }
+
+func TestRedactedMasksSSLPassword(t *testing.T) {
+	for _, s := range []string{"postgres://u@h/db?sslpassword=s3cret-key-pass", "host=h sslpassword='s3cret-key-pass'"} {
+		info, err := Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, got := range []string{info.Redacted(), Redact(s), fmt.Sprintf("%v %#v", info, info)} {
+			if strings.Contains(got, "s3cret-key-pass") {
+				t.Errorf("redacted form of %q shows the sslpassword: %s", s, got)
+			}
+		}
+	}
+}

@@ -293,3 +293,20 @@ func fileSHA(t testing.TB, path string) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// WaitForTemp waits until a temporary snapshot file in dir holds at least n bytes, and reports
+// whether one did within limit (failing the test when not). Fault tests use it to strike while
+// a dump is being written.
+func WaitForTemp(t testing.TB, dir string, n int64, limit time.Duration) bool {
+	t.Helper()
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		matches, _ := filepath.Glob(filepath.Join(dir, ".pgsnap-tmp.*"))
+		for _, m := range matches {
+			if st, err := os.Stat(m); err == nil && st.Size() >= n {
+				return true
+			}
+		}
+	}
+	t.Errorf("no temporary file of %d bytes appeared in %s within %v", n, dir, limit)
+	return false
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"testing"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -119,4 +120,19 @@ func fingerprintLargeObjects(ctx context.Context, tx pgx.Tx, fp map[string]strin
 		return fmt.Errorf("fingerprint large objects: %w", err)
 	}
 	return nil
+}
+
+// FingerprintDB is Fingerprint of database db, for tests: errors fail the test.
+func (c *Cluster) FingerprintDB(t testing.TB, db string) map[string]string {
+	t.Helper()
+	conn, err := c.Connect(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(t.Context()))
+	fp, err := Fingerprint(t.Context(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fp
 }
