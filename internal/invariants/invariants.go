@@ -40,7 +40,20 @@ type Options struct {
 	DirCreated bool
 	// AllowOrphans accepts data objects without manifest (a crash between the two commits).
 	AllowOrphans bool
+	// MinComplete is how many complete snapshots must remain (INV-5: failures and retention
+	// never shrink the good set below min(N, good before)).
+	MinComplete int
+	// Failure, when set, is the error the faulted operation returned; it must be non-nil and
+	// name every one of FailureMentions (INV-4: a failure is a failure and says why).
+	Failure         error
+	FailureMentions []string
+	// Shutdown, when set, is how long the operation took to end after its signal or cancel
+	// (INV-10: at most ShutdownLimit).
+	Shutdown time.Duration
 }
+
+// ShutdownLimit is INV-10's bound from SIGTERM or cancel to return.
+const ShutdownLimit = 5 * time.Second
 
 var snapshotFile = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*-[0-9]{8}T[0-9]{6}Z)\.(json|dump)$`)
 
@@ -63,9 +76,13 @@ func Snapshot(t testing.TB, dir string) map[string]string {
 	return out
 }
 
-// AssertStoreInvariants checks INV-1, INV-2, INV-3, INV-6, INV-7 and INV-9 on a local store
-// directory and reports each violation with t.Errorf. It returns the names of the complete
-// snapshots it found.
+// AssertStoreInvariants checks the invariants of RELIABILITY.md on a local store directory and
+// reports each violation with t.Errorf: INV-1 (listed iff manifest, data whole), INV-2 (earlier
+// snapshots unchanged), INV-3 (no child process or session left), INV-4 (the failure was
+// reported and names its cause, when Failure is given), INV-5 (at least MinComplete left),
+// INV-6 (no secret in any file), INV-7 (no temporary file left), INV-8 (one snapshot per slot),
+// INV-9 (private modes) and INV-10 (Shutdown within the limit, when given). It returns the
+// names of the complete snapshots it found.
 func AssertStoreInvariants(t testing.TB, dir string, opts Options) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -101,12 +118,15 @@ func AssertStoreInvariants(t testing.TB, dir string, opts Options) []string {
 	}
 	var complete []string
 	named := map[string]bool{}
+	perSlot := map[string][]string{}
 	for name := range manifests {
 		var man struct {
-			Name   string `json:"name"`
-			Data   string `json:"data"`
-			Size   int64  `json:"size"`
-			SHA256 string `json:"sha256"`
+			Name   string  `json:"name"`
+			Target string  `json:"target"`
+			Slot   *string `json:"slot"`
+			Data   string  `json:"data"`
+			Size   int64   `json:"size"`
+			SHA256 string  `json:"sha256"`
 		}
 		b, err := os.ReadFile(filepath.Join(dir, name+".json"))
 		if err != nil || json.Unmarshal(b, &man) != nil {
@@ -114,6 +134,10 @@ func AssertStoreInvariants(t testing.TB, dir string, opts Options) []string {
 			continue
 		}
 		named[man.Data] = true
+		if man.Slot != nil {
+			key := man.Target + " " + *man.Slot
+			perSlot[key] = append(perSlot[key], name)
+		}
 		path := filepath.Join(dir, man.Data)
 		st, err := os.Stat(path)
 		if err != nil {
@@ -127,6 +151,28 @@ func AssertStoreInvariants(t testing.TB, dir string, opts Options) []string {
 			t.Errorf("INV-1: snapshot %s data sha256 %s, manifest says %s", name, got, man.SHA256)
 		}
 		complete = append(complete, name)
+	}
+	for slot, names := range perSlot {
+		if len(names) > 1 {
+			t.Errorf("INV-8: slot %s has %d snapshots: %v", slot, len(names), names)
+		}
+	}
+	if len(complete) < opts.MinComplete {
+		t.Errorf("INV-5: %d complete snapshots left, want at least %d", len(complete), opts.MinComplete)
+	}
+	if opts.Failure != nil || len(opts.FailureMentions) > 0 {
+		if opts.Failure == nil {
+			t.Errorf("INV-4: the fault was not reported as a failure")
+		} else {
+			for _, m := range opts.FailureMentions {
+				if !strings.Contains(opts.Failure.Error(), m) {
+					t.Errorf("INV-4: error %q does not name %q", opts.Failure, m)
+				}
+			}
+		}
+	}
+	if opts.Shutdown > ShutdownLimit {
+		t.Errorf("INV-10: took %v to stop, limit %v", opts.Shutdown, ShutdownLimit)
 	}
 	if !opts.AllowOrphans {
 		for f := range dataFiles {
