@@ -171,7 +171,7 @@ func (e *ConfigError) Error() string {
 	if e.Problem != "" {
 		fmt.Fprintf(&b, ": %s", e.Problem)
 	}
-	if e.Want != "" {
+	if e.Want != "" && !strings.Contains(e.Problem, "want ") {
 		fmt.Fprintf(&b, " (want %s)", e.Want)
 	}
 	return b.String()

@@ -99,7 +99,7 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 		Logger:          log,
 	}, io.MultiWriter(w, h, &head))
 	if err != nil {
-		return Snapshot{}, s.dumpError(dctx, "pg_dump", s.lockWaitHint(err))
+		return Snapshot{}, s.dumpError(dctx, "dump", s.lockWaitHint(err))
 	}
 	if size == 0 {
 		return Snapshot{}, errors.New("pg_dump exited 0 but wrote nothing")

@@ -154,17 +154,25 @@ func (j job) outcome(ctx context.Context, waitErr, writeErr, readErr error, stde
 // context.WithTimeoutCause can tell its timeout from a cancel, and ctx.Err() as well.
 func stopped(ctx context.Context, what, stderr string) error {
 	cause, ctxErr := context.Cause(ctx), ctx.Err()
-	var err error
-	if errors.Is(cause, ctxErr) {
-		err = fmt.Errorf("%s: %w", what, cause)
-	} else {
-		err = fmt.Errorf("%s: %w (%w)", what, cause, ctxErr)
+	e := &stopError{text: what + ": " + cause.Error(), errs: []error{cause}}
+	if !errors.Is(cause, ctxErr) {
+		e.errs = append(e.errs, ctxErr)
 	}
 	if tail := strings.TrimSpace(stderr); tail != "" {
-		err = fmt.Errorf("%w; stderr: %s", err, tail)
+		e.text += "; stderr: " + tail
 	}
-	return err
+	return e
 }
+
+// stopError is a run ended by its context. It matches both the context's cause and its error
+// with errors.Is, but prints only the cause, which says why.
+type stopError struct {
+	text string
+	errs []error
+}
+
+func (e *stopError) Error() string   { return e.text }
+func (e *stopError) Unwrap() []error { return e.errs }
 
 // scrub masks the password should a message ever contain it. libpq does not print passwords;
 // this is a second line of defence for stderr and the logged command line.
