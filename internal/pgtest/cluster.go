@@ -20,6 +20,12 @@ type Options struct {
 	// BinDir holds initdb, pg_ctl and postgres. Default: $PGTEST_BIN_DIR, else the highest
 	// /usr/lib/postgresql/*/bin holding initdb, else the directory of initdb on PATH.
 	BinDir string
+	// Major, when not 0, is the PostgreSQL major version the cluster must run. The installed
+	// server (as found for BinDir) is used when it is that major; otherwise
+	// /usr/lib/postgresql/<Major>/bin, else MajorsDir()/<Major>, where FetchMajorsScript
+	// unpacks builds of other majors. With BinDir set, BinDir must hold that major. When none
+	// is found, Start's error wraps ErrNoPostgres and names the script.
+	Major int
 	// Logf, if set, receives progress and diagnostics. It never receives the password.
 	Logf func(format string, args ...any)
 }
@@ -40,6 +46,7 @@ type Cluster struct {
 	baseDir string // holds DataDir, SocketDir and nothing else of value: Stop removes it
 	logFile string
 	owner   *serverUser
+	libDir  string // put in LD_LIBRARY_PATH of the server programs; "" for installed ones
 	logf    func(format string, args ...any)
 
 	mu      sync.Mutex
@@ -55,10 +62,15 @@ const serverTimeout = 90 * time.Second
 
 // Start creates a cluster in a new temporary directory and starts its server on a free port of
 // 127.0.0.1. Stop it with Stop, which also removes its directories. When no server binaries
-// are found the error wraps ErrNoPostgres; when the server does not come up it carries the
-// tail of the server log.
+// (of opts.Major, when set) are found the error wraps ErrNoPostgres; when the server does not
+// come up it carries the tail of the server log.
 func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
-	binDir, err := findBinDir(opts.BinDir)
+	var bins majorBinaries
+	if opts.Major == 0 {
+		bins.binDir, err = findBinDir(opts.BinDir)
+	} else {
+		bins, err = findMajor(ctx, opts.BinDir, opts.Major)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
@@ -73,7 +85,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
 	c := &Cluster{
-		BinDir:    binDir,
+		BinDir:    bins.binDir,
 		Host:      "127.0.0.1",
 		DataDir:   filepath.Join(base, "data"),
 		SocketDir: filepath.Join(base, "sock"),
@@ -81,6 +93,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		Password:  rand.Text(),
 		baseDir:   base,
 		owner:     owner,
+		libDir:    bins.libDir,
 		logf:      opts.Logf,
 	}
 	c.logFile = filepath.Join(c.DataDir, "server.log")
@@ -97,6 +110,13 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
+	if bins, err = bins.reachable(ctx, owner, filepath.Join(base, "pg")); err != nil {
+		return nil, err
+	}
+	if bins.binDir != c.BinDir {
+		c.log("pgtest: the server user cannot reach %s; running a linked copy in %s", c.BinDir, bins.binDir)
+	}
+	c.BinDir, c.libDir = bins.binDir, bins.libDir
 	began := time.Now()
 	if err := c.initdb(ctx); err != nil {
 		return nil, err
@@ -114,6 +134,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}
 	if c.Version, err = strconv.Atoi(strings.TrimSpace(string(version))); err != nil {
 		return nil, fmt.Errorf("parse server version: %w", err)
+	}
+	if opts.Major != 0 && c.Version != opts.Major {
+		return nil, fmt.Errorf("server in %s is PostgreSQL %d, want %d", c.BinDir, c.Version, opts.Major)
 	}
 	c.log("pgtest: PostgreSQL %d on %s after %s", c.Version, c.Addr(), time.Since(began).Round(time.Millisecond))
 	return c, nil

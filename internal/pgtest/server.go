@@ -43,7 +43,7 @@ func (c *Cluster) startServer(ctx context.Context) error {
 func (c *Cluster) run(ctx context.Context, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, filepath.Join(c.BinDir, name), args...)
 	cmd.Dir = c.baseDir // the server user may not be able to enter our working directory
-	cmd.Env = childEnv()
+	cmd.Env = libEnv(childEnv(), c.libDir)
 	cmd.SysProcAttr = c.owner.sysProcAttr()
 	var out bytes.Buffer
 	cmd.Stdout = &out

@@ -90,9 +90,25 @@ func Get(t testing.TB) *Cluster {
 // server, and stops it in t.Cleanup. Without server binaries it skips (fails when CI=true).
 func StartOwn(t testing.TB) *Cluster {
 	t.Helper()
+	return startOwn(t, Options{Logf: t.Logf})
+}
+
+// StartMajor is StartOwn for PostgreSQL major (see Options.Major): the installed server when it
+// is that major, else a build unpacked by FetchMajorsScript. Without one it skips, naming the
+// script, or fails when CI=true. The cluster's Version is major.
+func StartMajor(t testing.TB, major int) *Cluster {
+	t.Helper()
+	if major <= 0 {
+		t.Fatalf("pgtest.StartMajor(%d): want a major version such as 13", major)
+	}
+	return startOwn(t, Options{Major: major, Logf: t.Logf})
+}
+
+func startOwn(t testing.TB, opts Options) *Cluster {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
 	defer cancel()
-	c, err := Start(ctx, Options{Logf: t.Logf})
+	c, err := Start(ctx, opts)
 	if errors.Is(err, ErrNoPostgres) {
 		skipOrFail(t, err)
 	}
