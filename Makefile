@@ -19,6 +19,7 @@ demo: build
 # Unit and integration tests against a real PostgreSQL; with CI=true a missing PostgreSQL fails.
 test: fmt-check vet
 	PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
+	PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 -tags failpoints -run Failpoint .
 	cd examples/embedded && PGTEST_BIN_DIR="$$(../../scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
 
 vet:

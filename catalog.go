@@ -37,6 +37,12 @@ func (s *Scheduler) catalog(ctx context.Context) ([]Snapshot, []store.Info, erro
 	if err != nil {
 		return nil, nil, s.storeError(err)
 	}
+	drills := map[string]bool{}
+	for _, in := range infos {
+		if name, ok := strings.CutSuffix(in.Key, drillSuffix); ok {
+			drills[name] = true
+		}
+	}
 	var snaps []Snapshot
 	for _, in := range infos {
 		name, ok := strings.CutSuffix(in.Key, manifestSuffix)
@@ -53,6 +59,9 @@ func (s *Scheduler) catalog(ctx context.Context) ([]Snapshot, []store.Info, erro
 			}
 			s.log.Warn("manifest skipped", "file", in.Key, "err", err)
 			continue
+		}
+		if drills[name] {
+			snap.Drill = s.readDrill(ctx, name)
 		}
 		snaps = append(snaps, snap)
 	}
@@ -167,6 +176,9 @@ func (s *Scheduler) deleteSnapshot(ctx context.Context, snap Snapshot) error {
 	if err := s.store.Delete(ctx, snap.Data); err != nil {
 		return fmt.Errorf("delete snapshot %s: %w", snap.Name, s.storeError(err))
 	}
+	if err := s.store.Delete(ctx, snap.Name+drillSuffix); err != nil {
+		s.log.Warn("delete drill result", "snapshot", snap.Name, "err", err)
+	}
 	return nil
 }
 
@@ -178,7 +190,10 @@ func (s *Scheduler) removeOrphans(ctx context.Context, snaps []Snapshot, infos [
 		named[snap.Data] = true
 	}
 	for _, in := range infos {
-		name, ok := strings.CutSuffix(in.Key, dataSuffix)
+		name, ok := strings.CutSuffix(in.Key, zstdSuffix)
+		if !ok {
+			name, ok = strings.CutSuffix(in.Key, dataSuffix)
+		}
 		if !ok || named[in.Key] {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,18 @@ type Config struct {
 	// Target names the protected database in snapshot names and manifests (SNAPSHOT_TARGET).
 	// Empty means: derived from the database name in DatabaseURL.
 	Target string
+	// Verify is the commit gate every snapshot passes before its manifest is committed:
+	// VerifyQuick, VerifyFull or VerifyOff (SNAPSHOT_VERIFY).
+	Verify string
+	// DrillSchedule says when the scheduler restores the newest snapshot into a scratch
+	// database to prove it: DrillOff, DrillAfterEach, DrillDaily or DrillWeekly
+	// (SNAPSHOT_DRILL_SCHEDULE).
+	DrillSchedule string
+	// DrillURL is the server drills restore on (SNAPSHOT_DRILL_URL); empty means the source's.
+	DrillURL ConnString
+	// TempDir holds decoded archives while they are restored (SNAPSHOT_TMPDIR); empty means
+	// the OS temp dir.
+	TempDir string
 }
 
 // DefaultConfig returns the configuration used when no setting is given.
@@ -49,6 +62,8 @@ func DefaultConfig() Config {
 		Dir:             "/snapshots",
 		Timeout:         6 * time.Hour,
 		LockWaitTimeout: 5 * time.Minute,
+		Verify:          VerifyQuick,
+		DrillSchedule:   DrillOff,
 	}
 }
 
@@ -121,6 +136,17 @@ func (c Config) Validate() error {
 			bad("SNAPSHOT_TARGET", c.Target, err.Error())
 		}
 	}
+	if !slices.Contains([]string{VerifyQuick, VerifyFull, VerifyOff}, c.Verify) {
+		bad("SNAPSHOT_VERIFY", c.Verify, "not a verification level")
+	}
+	if !slices.Contains([]string{DrillOff, DrillAfterEach, DrillDaily, DrillWeekly}, c.DrillSchedule) {
+		bad("SNAPSHOT_DRILL_SCHEDULE", c.DrillSchedule, "not a drill schedule")
+	}
+	if c.DrillURL != "" {
+		if _, err := c.DrillURL.parse(); err != nil {
+			errs = append(errs, lookupSetting("SNAPSHOT_DRILL_URL").error(string(c.DrillURL), err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -152,8 +178,9 @@ func (c Config) String() string {
 	if c.Schedule != nil {
 		sched = c.Schedule.String()
 	}
-	return fmt.Sprintf("pgsnap.Config{DatabaseURL: %s, Enabled: %t, Schedule: %s, Retention: %d, Dir: %s, Timeout: %s, LockWaitTimeout: %s, PGBinDir: %s, Target: %s}",
-		quote(c.DatabaseURL.String()), c.Enabled, sched, c.Retention, quote(c.Dir), c.Timeout, c.LockWaitTimeout, quote(c.PGBinDir), quote(c.Target))
+	return fmt.Sprintf("pgsnap.Config{DatabaseURL: %s, Enabled: %t, Schedule: %s, Retention: %d, Dir: %s, Timeout: %s, LockWaitTimeout: %s, PGBinDir: %s, Target: %s, Verify: %s, DrillSchedule: %s, DrillURL: %s, TempDir: %s}",
+		quote(c.DatabaseURL.String()), c.Enabled, sched, c.Retention, quote(c.Dir), c.Timeout, c.LockWaitTimeout, quote(c.PGBinDir), quote(c.Target),
+		quote(c.Verify), quote(c.DrillSchedule), quote(c.DrillURL.String()), quote(c.TempDir))
 }
 
 // GoString is String: the %#v form masks the password too.
@@ -175,6 +202,10 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("lock_wait_timeout", c.LockWaitTimeout),
 		slog.String("pg_bin_dir", c.PGBinDir),
 		slog.String("target", c.Target),
+		slog.String("verify", c.Verify),
+		slog.String("drill_schedule", c.DrillSchedule),
+		slog.String("drill_url", c.DrillURL.String()),
+		slog.String("tmpdir", c.TempDir),
 	)
 }
 

@@ -30,7 +30,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	want := Config{
 		Schedule: schedule.Daily{Hour: 3}, Retention: 7, Dir: "/snapshots",
-		Timeout: 6 * time.Hour, LockWaitTimeout: 5 * time.Minute,
+		Timeout: 6 * time.Hour, LockWaitTimeout: 5 * time.Minute, Verify: VerifyQuick, DrillSchedule: DrillOff,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -48,6 +48,10 @@ func TestLoadConfigValues(t *testing.T) {
 		"SNAPSHOT_LOCK_WAIT_TIMEOUT": "30s",
 		"SNAPSHOT_PG_BIN_DIR":        "/opt/pg/bin",
 		"SNAPSHOT_TARGET":            "app.prod-1",
+		"SNAPSHOT_VERIFY":            "full",
+		"SNAPSHOT_DRILL_SCHEDULE":    "weekly",
+		"SNAPSHOT_DRILL_URL":         "postgres://drill:pw@scratch/postgres",
+		"SNAPSHOT_TMPDIR":            "/var/tmp/pgsnap",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +60,7 @@ func TestLoadConfigValues(t *testing.T) {
 		DatabaseURL: "postgres://app:pw@db:5432/app", Enabled: true,
 		Schedule: schedule.Daily{Hour: 23, Minute: 59}, Retention: 1000000, Dir: "/var/lib/pgsnap",
 		Timeout: 90 * time.Minute, LockWaitTimeout: 30 * time.Second, PGBinDir: "/opt/pg/bin", Target: "app.prod-1",
+		Verify: VerifyFull, DrillSchedule: DrillWeekly, DrillURL: "postgres://drill:pw@scratch/postgres", TempDir: "/var/tmp/pgsnap",
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -81,6 +86,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"SNAPSHOT_TARGET", "-app"}, {"SNAPSHOT_TARGET", "a/b"}, {"SNAPSHOT_TARGET", strings.Repeat("x", 64)},
 		{"DATABASE_URL", "mysql://u:p@h/db"}, {"DATABASE_URL", "postgres://u:%zz@h/db"},
 		{"DATABASE_URL", "postgres://u:p@h:99999/db"}, {"DATABASE_URL", "postgres://u@h/db?sslpassword=s3cret"},
+		{"SNAPSHOT_VERIFY", "yes"}, {"SNAPSHOT_VERIFY", "QUICK"}, {"SNAPSHOT_DRILL_SCHEDULE", "hourly"},
+		{"SNAPSHOT_DRILL_URL", "mysql://x@y/z"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
@@ -197,7 +204,8 @@ func TestValidateBuiltConfig(t *testing.T) {
 			settingsNamed = append(settingsNamed, ce.Setting)
 		}
 	}
-	want := []string{"DATABASE_URL", "SNAPSHOT_TIME", "SNAPSHOT_RETENTION", "SNAPSHOT_DIR", "SNAPSHOT_TIMEOUT", "SNAPSHOT_LOCK_WAIT_TIMEOUT"}
+	want := []string{"DATABASE_URL", "SNAPSHOT_TIME", "SNAPSHOT_RETENTION", "SNAPSHOT_DIR", "SNAPSHOT_TIMEOUT", "SNAPSHOT_LOCK_WAIT_TIMEOUT",
+		"SNAPSHOT_VERIFY", "SNAPSHOT_DRILL_SCHEDULE"}
 	if diff := cmp.Diff(want, settingsNamed, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("Validate(zero Config) named (-want +got):\n%s", diff)
 	}

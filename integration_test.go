@@ -194,12 +194,14 @@ func TestRetentionKeepsNewestAndForeignFiles(t *testing.T) {
 	cfg.Retention = 100
 	s := f.scheduler(t, cfg, pgsnap.WithClock(clock.now))
 	var names []string
+	dataOf := map[string]string{}
 	for range 5 {
 		snap, err := s.SnapshotNow(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
 		names = append(names, snap.Name)
+		dataOf[snap.Name] = snap.Data
 	}
 	// Another target's snapshot in the same directory.
 	other := cfg
@@ -221,8 +223,8 @@ func TestRetentionKeepsNewestAndForeignFiles(t *testing.T) {
 	}
 	// mtimes must not matter: make the newest snapshot's files look oldest.
 	old := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, ext := range []string{".json", ".dump"} {
-		os.Chtimes(filepath.Join(f.dir, names[4]+ext), old, old)
+	for _, file := range []string{names[4] + ".json", dataOf[names[4]]} {
+		os.Chtimes(filepath.Join(f.dir, file), old, old)
 	}
 	before := invariants.Snapshot(t, f.dir)
 
@@ -256,7 +258,7 @@ func TestRetentionKeepsNewestAndForeignFiles(t *testing.T) {
 	}
 	var deleted []string
 	for _, n := range names[:2] {
-		deleted = append(deleted, n+".json", n+".dump")
+		deleted = append(deleted, n+".json", dataOf[n])
 	}
 	invariants.AssertStoreInvariants(t, f.dir, invariants.Options{Before: before, Deleted: deleted, Cluster: f.c, MinComplete: 4})
 	for name := range foreign {

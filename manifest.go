@@ -44,6 +44,15 @@ type Snapshot struct {
 	Labels          map[string]string `json:"labels"`
 	Host            string            `json:"host,omitempty"` // machine that took it
 	PgsnapVersion   string            `json:"pgsnap_version,omitempty"`
+	// ArchiveSize is the size of the decoded archive (what pg_restore reads).
+	ArchiveSize int64 `json:"archive_size,omitempty"`
+	// Rows is every dumped table's row count, keyed "schema"."table" (quoted identifiers),
+	// counted from the dump stream itself. Absent when it could not be counted.
+	Rows map[string]int64 `json:"rows,omitempty"`
+
+	// Drill is the latest restore drill of this snapshot, stored beside it; List fills it in.
+	// It is never part of the manifest file.
+	Drill *Drill `json:"drill,omitempty"`
 }
 
 // Time is the snapshot's place in time for ordering and retention: its slot when scheduled,
@@ -59,6 +68,7 @@ func (s Snapshot) Time() time.Time {
 func (s Snapshot) Duration() time.Duration { return s.FinishedAt.Sub(s.StartedAt) }
 
 func encodeManifest(s Snapshot) ([]byte, error) {
+	s.Drill = nil
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
 	}
@@ -77,6 +87,7 @@ func decodeManifest(key string, b []byte) (Snapshot, error) {
 	if err := dec.Decode(&s); err != nil {
 		return Snapshot{}, fmt.Errorf("invalid manifest %s: %w", key, err)
 	}
+	s.Drill = nil
 	if err := s.check(key); err != nil {
 		return Snapshot{}, fmt.Errorf("invalid manifest %s: %w", key, err)
 	}
@@ -99,7 +110,7 @@ func (s Snapshot) check(key string) error {
 		return fmt.Errorf("size %d", s.Size)
 	case s.Format != FormatCustom:
 		return fmt.Errorf("unknown format %q", s.Format)
-	case s.Compression != CompressionPGDump:
+	case s.Compression != CompressionPGDump && s.Compression != CompressionZstd:
 		return fmt.Errorf("unknown compression %q", s.Compression)
 	case s.Encrypted:
 		return errors.New("encrypted snapshots are not supported by this pgsnap")

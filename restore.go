@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +22,8 @@ type RestoreOptions struct {
 	// Clean replaces a target database that has user tables: it is dropped and created afresh
 	// (same owner, encoding and locale). Without it such a target is refused.
 	Clean bool
-	// Jobs is the number of parallel pg_restore jobs (default 1).
+	// Jobs is the number of parallel pg_restore jobs (default 1; the CLI's default is the
+	// number of CPUs).
 	Jobs int
 	// NoOwner skips restoring object ownership and privileges (for a server without the
 	// source's roles).
@@ -67,28 +67,24 @@ func (s *Scheduler) Restore(ctx context.Context, name string, opts RestoreOption
 	if err != nil {
 		return Snapshot{}, err
 	}
-	file, cleanup, err := s.localCopy(ctx, snap)
+	file, cleanup, err := s.archiveFile(ctx, snap, s.cfg.TempDir)
 	if err != nil {
 		return snap, err
 	}
 	defer cleanup()
 
-	serverVersion, err := dump.ServerVersion(ctx, target)
-	if err != nil && !isMissingDatabase(err) {
+	// Version checks come before anything changes on the target.
+	serverVersion, err := targetServerVersion(ctx, target)
+	if err != nil {
 		return snap, fmt.Errorf("connect to restore target: %w", err)
+	}
+	bin, err := restoreBinary(ctx, snap, serverVersion, s.cfg.PGBinDir)
+	if err != nil {
+		return snap, err
 	}
 	created, err := prepareTarget(ctx, target, opts.Clean)
 	if err != nil {
 		return snap, err
-	}
-	if serverVersion.Major == 0 {
-		if serverVersion, err = dump.ServerVersion(ctx, target); err != nil {
-			return snap, s.dropCreated(ctx, target, created, fmt.Errorf("connect to restore target: %w", err))
-		}
-	}
-	bin, err := restoreBinary(ctx, snap, serverVersion, s.cfg.PGBinDir)
-	if err != nil {
-		return snap, s.dropCreated(ctx, target, created, err)
 	}
 	s.log.Info("restoring", "snapshot", snap.Name, "database", target.Database(), "pg_restore", bin.Path, "jobs", opts.Jobs)
 	err = dump.Restore(ctx, dump.RestoreOptions{
@@ -98,7 +94,35 @@ func (s *Scheduler) Restore(ctx context.Context, name string, opts RestoreOption
 	if err != nil {
 		return snap, s.dropCreated(ctx, target, created, fmt.Errorf("restore %s into %s: %w", snap.Name, target.Database(), err))
 	}
+	if snap.Rows == nil {
+		s.log.Warn("restored without checking row counts: " + errNoRows.Error())
+		return snap, nil
+	}
+	got, err := countRows(ctx, target, snap.Rows)
+	if err == nil {
+		if diff := rowDiff(snap.Rows, got); diff != "" {
+			err = fmt.Errorf("restored row counts differ from the manifest: %s", diff)
+		}
+	}
+	if err != nil {
+		return snap, s.dropCreated(ctx, target, created, fmt.Errorf("restore %s into %s: %w", snap.Name, target.Database(), err))
+	}
 	return snap, nil
+}
+
+// targetServerVersion asks the target's server its version, through the maintenance
+// databases when the target database does not exist yet.
+func targetServerVersion(ctx context.Context, target conninfo.Info) (dump.Version, error) {
+	v, err := dump.ServerVersion(ctx, target)
+	if err == nil || !isMissingDatabase(err) {
+		return v, err
+	}
+	for _, db := range []string{"postgres", "template1"} {
+		if v, err = dump.ServerVersion(ctx, target.With("dbname", db)); err == nil {
+			return v, nil
+		}
+	}
+	return v, err
 }
 
 // restoreBinary finds a pg_restore at least as new as both the archive's pg_dump and the target
@@ -114,37 +138,6 @@ func restoreBinary(ctx context.Context, snap Snapshot, server dump.Version, binD
 	return dump.Find(ctx, "pg_restore", need, binDir)
 }
 
-// localCopy verifies the snapshot's bytes and returns a file pg_restore can read. A local store
-// hands out its own file after re-reading it; other stores are copied to a private temporary
-// file while hashing.
-func (s *Scheduler) localCopy(ctx context.Context, snap Snapshot) (string, func(), error) {
-	noop := func() {}
-	if fp, ok := s.store.(filePather); ok {
-		if err := s.verifyData(ctx, snap, io.Discard); err != nil {
-			return "", noop, err
-		}
-		p, err := fp.Path(snap.Data)
-		return p, noop, err
-	}
-	f, err := os.CreateTemp("", "pgsnap-restore-*.dump")
-	if err != nil {
-		return "", noop, fmt.Errorf("restore: %w", err)
-	}
-	cleanup := func() {
-		f.Close()
-		os.Remove(f.Name())
-	}
-	if err := s.verifyData(ctx, snap, f); err != nil {
-		cleanup()
-		return "", noop, err
-	}
-	if err := f.Close(); err != nil {
-		cleanup()
-		return "", noop, fmt.Errorf("restore: %w", err)
-	}
-	return f.Name(), cleanup, nil
-}
-
 // verifyData reads the snapshot's data object into w and checks its size and SHA-256 against
 // the manifest.
 func (s *Scheduler) verifyData(ctx context.Context, snap Snapshot, w io.Writer) error {
@@ -154,7 +147,9 @@ func (s *Scheduler) verifyData(ctx context.Context, snap Snapshot, w io.Writer) 
 	}
 	defer r.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), readerWithContext(ctx, r))
+	s.progress.Begin("read "+snap.Name, snap.Size)
+	defer s.progress.End()
+	n, err := io.Copy(io.MultiWriter(w, h), progressReader{readerWithContext(ctx, r), s.progress})
 	if err != nil {
 		return fmt.Errorf("read snapshot %s: %w", snap.Name, err)
 	}
@@ -309,9 +304,3 @@ func readerWithContext(ctx context.Context, r io.Reader) io.Reader {
 type readerFunc func(p []byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
-
-// Verify re-reads a snapshot's data object and checks its size and SHA-256 against the
-// manifest. A mismatch or a missing object is a *CorruptError.
-func (s *Scheduler) Verify(ctx context.Context, snap Snapshot) error {
-	return s.verifyData(ctx, snap, io.Discard)
-}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/pgsnap/pgsnap/schedule"
@@ -22,15 +23,16 @@ const maxSleep = time.Minute
 
 // Scheduler takes snapshots of one database on a schedule and on demand.
 type Scheduler struct {
-	cfg     Config
-	target  string
-	sched   schedule.Schedule
-	store   store.Store
-	local   bool // store is the default local directory (errors then name SNAPSHOT_DIR)
-	log     *slog.Logger
-	now     func() time.Time
-	backoff func(n int) time.Duration
-	labels  map[string]string
+	cfg      Config
+	target   string
+	sched    schedule.Schedule
+	store    store.Store
+	local    bool // store is the default local directory (errors then name SNAPSHOT_DIR)
+	log      *slog.Logger
+	now      func() time.Time
+	backoff  func(n int) time.Duration
+	labels   map[string]string
+	progress Progress
 
 	// busy serialises snapshots, retention and restores of this scheduler's target.
 	busy chan struct{}
@@ -44,12 +46,13 @@ func New(cfg Config, opts ...Option) (*Scheduler, error) {
 		return nil, err
 	}
 	s := &Scheduler{
-		cfg:     cfg,
-		sched:   cfg.Schedule,
-		log:     discardLogger(),
-		now:     time.Now,
-		backoff: DefaultBackoff,
-		busy:    make(chan struct{}, 1),
+		cfg:      cfg,
+		sched:    cfg.Schedule,
+		log:      discardLogger(),
+		now:      time.Now,
+		backoff:  DefaultBackoff,
+		busy:     make(chan struct{}, 1),
+		progress: noProgress{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -91,7 +94,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return err
 	}
 	s.sweep(ctx)
-	s.log.Info("scheduler started", "schedule", s.sched.String(), "store", s.store.String(), "retention", s.cfg.Retention)
+	s.log.Info("scheduler started", "schedule", s.sched.String(), "store", s.store.String(), "retention", s.cfg.Retention,
+		"verify", s.cfg.Verify, "drill_schedule", s.cfg.DrillSchedule)
+	var wg sync.WaitGroup
+	defer wg.Wait() // Run returns only after every goroutine it started has ended
+	if period := drillPeriod(s.cfg.DrillSchedule); period > 0 {
+		wg.Go(func() { s.drillLoop(ctx, period) })
+	}
 	var last time.Time
 	for {
 		slot := s.sched.Next(s.now())
@@ -124,6 +133,9 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 		case err == nil:
 			log.Info("snapshot committed", "snapshot", snap.Name, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond), "attempt", n)
 			s.retain(ctx)
+			if s.cfg.DrillSchedule == DrillAfterEach {
+				s.drillAndLog(ctx, snap)
+			}
 			return
 		case errors.Is(err, ErrSlotTaken):
 			log.Info("slot already stored, skipped")
@@ -148,6 +160,72 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 func (s *Scheduler) retain(ctx context.Context) {
 	if _, err := s.Prune(ctx, false); err != nil && ctx.Err() == nil {
 		s.log.Error("retention failed", "err", err)
+	}
+}
+
+// drillPeriod is how often a periodic drill schedule drills; 0 for the others.
+func drillPeriod(schedule string) time.Duration {
+	switch schedule {
+	case DrillDaily:
+		return 24 * time.Hour
+	case DrillWeekly:
+		return 7 * 24 * time.Hour
+	}
+	return 0
+}
+
+// drillLoop drills the newest snapshot of the target whenever the latest stored drill is a
+// period old, until ctx ends.
+func (s *Scheduler) drillLoop(ctx context.Context, period time.Duration) {
+	var ran time.Time
+	for {
+		next := s.latestDrill(ctx).Add(period)
+		if !ran.IsZero() && next.Before(ran.Add(period)) {
+			next = ran.Add(period) // the last result could not be stored: do not drill again at once
+		}
+		if s.sleepUntil(ctx, next) != nil {
+			return
+		}
+		ran = s.now()
+		snaps, err := s.List(ctx)
+		if err != nil {
+			s.log.Error("drill: list snapshots", "err", err)
+			continue
+		}
+		for _, snap := range snaps {
+			if snap.Target == s.target {
+				s.drillAndLog(ctx, snap)
+				break
+			}
+		}
+	}
+}
+
+// latestDrill is the time of the newest drill stored for the target (zero when none).
+func (s *Scheduler) latestDrill(ctx context.Context) time.Time {
+	snaps, err := s.List(ctx)
+	if err != nil {
+		return time.Time{}
+	}
+	var latest time.Time
+	for _, snap := range snaps {
+		if snap.Target == s.target && snap.Drill != nil && snap.Drill.At.After(latest) {
+			latest = snap.Drill.At
+		}
+	}
+	return latest
+}
+
+// drillAndLog drills snap and logs the outcome: a failed drill is an ERROR.
+func (s *Scheduler) drillAndLog(ctx context.Context, snap Snapshot) {
+	d, err := s.DrillSnapshot(ctx, snap)
+	switch {
+	case err == nil:
+		s.log.Info("drill passed", "snapshot", snap.Name, "tables", d.Tables, "rows", d.Rows, "duration", d.Duration.Round(time.Millisecond))
+	case ctx.Err() != nil:
+		s.log.Info("drill cancelled", "snapshot", snap.Name)
+	default:
+		s.log.Error("drill failed", "snapshot", snap.Name, "err", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package pgsnap
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -137,6 +138,52 @@ var settings = []Setting{
 			return nil
 		},
 	},
+	{
+		Env: "SNAPSHOT_VERIFY", Flag: "verify", Default: VerifyQuick,
+		Want: "quick, full or off",
+		Doc:  "commit gate of every snapshot: quick (checksum, frames, TOC) or full (every data block read)",
+		set: func(c *Config, v string) error {
+			return oneOf(&c.Verify, v, VerifyQuick, VerifyFull, VerifyOff)
+		},
+	},
+	{
+		Env: "SNAPSHOT_DRILL_SCHEDULE", Flag: "drill-schedule", Default: DrillOff,
+		Want: "off, after-each, daily or weekly",
+		Doc:  "when the daemon restores the newest snapshot into a scratch database to prove it",
+		set: func(c *Config, v string) error {
+			return oneOf(&c.DrillSchedule, v, DrillOff, DrillAfterEach, DrillDaily, DrillWeekly)
+		},
+	},
+	{
+		Env: "SNAPSHOT_DRILL_URL", Flag: "drill-url", Secret: true, EmptyIsUnset: true,
+		Want: "a connection string like DATABASE_URL's (its database is not used)",
+		Doc:  "server drills restore on (default: the source server)",
+		set: func(c *Config, v string) error {
+			if _, err := conninfo.Parse(v); err != nil {
+				return err
+			}
+			c.DrillURL = ConnString(v)
+			return nil
+		},
+	},
+	{
+		Env: "SNAPSHOT_TMPDIR", Flag: "tmpdir", EmptyIsUnset: true,
+		Want: "a directory with room for a decoded archive",
+		Doc:  "where restores and drills decode archives (default: the OS temp dir)",
+		set: func(c *Config, v string) error {
+			c.TempDir = v
+			return nil
+		},
+	},
+}
+
+// oneOf sets *dst to v when v is one of allowed.
+func oneOf(dst *string, v string, allowed ...string) error {
+	if !slices.Contains(allowed, v) {
+		return errors.New("not one of " + strings.Join(allowed, ", "))
+	}
+	*dst = v
+	return nil
 }
 
 func lookupSetting(env string) Setting {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pgsnap/pgsnap/dump"
+	"github.com/pgsnap/pgsnap/internal/archive"
 	"github.com/pgsnap/pgsnap/store"
 )
 
@@ -84,28 +85,48 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 	}
 	log.Debug("dumping", "pg_dump", bin.Path, "pg_dump_version", bin.Version.String(), "server_version", server.String())
 
-	w, err := s.store.Create(ctx, dataKey(name))
+	key := name + zstdSuffix
+	w, err := s.store.Create(ctx, key)
 	if err != nil {
 		return Snapshot{}, s.storeError(err)
 	}
 	defer w.Abort() // no-op after Commit
+	// pg_dump writes the archive uncompressed; pgsnap counts its rows and compresses it, then
+	// hashes and stores what it compressed: one pass, nothing written twice.
 	h := sha256.New()
+	s.progress.Begin("snapshot "+name, -1)
+	defer s.progress.End()
+	stored := &countingWriter{w: progressWriter{io.MultiWriter(w, h), s.progress}}
+	enc, err := newEncoder(stored)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	counter := archive.NewCounter()
 	var head headWriter
-	size, err := dump.Dump(dctx, dump.DumpOptions{
+	archiveSize, err := dump.Dump(dctx, dump.DumpOptions{
 		Conn:            info,
 		Binary:          bin,
 		Server:          server,
 		LockWaitTimeout: s.cfg.LockWaitTimeout,
+		Args:            []string{"--compress=0"},
 		Logger:          log,
-	}, io.MultiWriter(w, h, &head))
+	}, io.MultiWriter(enc, counter, &head))
+	closeErr := enc.Close() // always: it ends the encoder's goroutines
 	if err != nil {
 		return Snapshot{}, s.dumpError(dctx, "dump", s.lockWaitHint(err))
 	}
-	if size == 0 {
+	if closeErr != nil {
+		return Snapshot{}, s.storeError(closeErr)
+	}
+	if archiveSize == 0 {
 		return Snapshot{}, errors.New("pg_dump exited 0 but wrote nothing")
 	}
 	if !bytes.HasPrefix(head.b, archiveMagic) {
 		return Snapshot{}, errors.New("pg_dump output is not a custom-format archive")
+	}
+	rows, rowsErr := countedRows(counter)
+	if rowsErr != nil {
+		log.Warn("row counts unavailable; the snapshot is kept without them", "err", rowsErr)
 	}
 	if err := w.Commit(ctx); err != nil {
 		return Snapshot{}, s.storeError(err)
@@ -119,32 +140,57 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 		Database:        info.Database(),
 		StartedAt:       started,
 		FinishedAt:      s.now().UTC(),
-		Data:            dataKey(name),
-		Size:            size,
+		Data:            key,
+		Size:            stored.n,
 		SHA256:          hex.EncodeToString(h.Sum(nil)),
 		Format:          FormatCustom,
-		Compression:     CompressionPGDump,
+		Compression:     CompressionZstd,
 		PGDumpVersion:   bin.Version.String(),
 		ServerVersion:   server.String(),
 		Labels:          s.labels,
 		Host:            host,
 		PgsnapVersion:   Version(),
+		ArchiveSize:     archiveSize,
+		Rows:            rows,
 	}
 	if slot != nil {
 		t := slot.UTC()
 		snap.Slot = &t
 	}
+	failpoint("after-data-commit", s.store, snap.Data)
+	// The commit gate: only a snapshot whose stored bytes check out gets a manifest.
+	gateStart := s.now()
+	if err := s.gate(ctx, snap); err != nil {
+		s.removeData(ctx, snap.Data)
+		return Snapshot{}, fmt.Errorf("commit gate (SNAPSHOT_VERIFY=%s): %w", s.cfg.Verify, err)
+	}
+	log.Debug("commit gate passed", "verify", s.cfg.Verify, "duration", s.now().Sub(gateStart))
 	if err := s.commitManifest(ctx, snap); err != nil {
-		// The data object has no manifest: it is not a snapshot. Remove it now; if that fails
-		// too, prune removes it once it is provably stale.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		if derr := s.store.Delete(cctx, snap.Data); derr != nil {
-			log.Warn("remove data object without manifest", "err", derr)
-		}
+		s.removeData(ctx, snap.Data)
 		return Snapshot{}, err
 	}
 	return snap, nil
+}
+
+// removeData removes a committed data object that will get no manifest: it is not a snapshot.
+// If that fails too, prune removes it once it is provably stale.
+func (s *Scheduler) removeData(ctx context.Context, key string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := s.store.Delete(cctx, key); err != nil {
+		s.log.Warn("remove data object without manifest", "file", key, "err", err)
+	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (s *Scheduler) commitManifest(ctx context.Context, snap Snapshot) error {
@@ -200,3 +246,23 @@ func (s *Scheduler) lockWaitHint(err error) error {
 	return fmt.Errorf("could not lock table %s within SNAPSHOT_LOCK_WAIT_TIMEOUT (%s): another session holds a conflicting lock: %w",
 		table, s.cfg.LockWaitTimeout, err)
 }
+
+// countedRows returns a Counter's row counts keyed as manifests hold them: "schema"."table",
+// quoted identifiers, unambiguous whatever the names hold.
+func countedRows(c *archive.Counter) (map[string]int64, error) {
+	counts, err := c.Result()
+	if err != nil {
+		return nil, err
+	}
+	rows := make(map[string]int64, len(counts))
+	for key, n := range counts {
+		t, ok := c.Table(key)
+		if !ok {
+			return nil, fmt.Errorf("no table behind row count key %q", key)
+		}
+		rows[quoteIdent(t.Schema)+"."+quoteIdent(t.Name)] = n
+	}
+	return rows, nil
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

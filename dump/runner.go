@@ -64,7 +64,8 @@ type job struct {
 	args     []string // never holds the password
 	password string   // "" leaves the child's environment alone (~/.pgpass, PGPASSWORD, peer)
 	logger   *slog.Logger
-	noMemfd  bool // use the temporary-file passfile; a test knob
+	noMemfd  bool      // use the temporary-file passfile; a test knob
+	stdin    io.Reader // nil: no input; a program that stops reading early is not an error
 }
 
 // run starts the program in its own process group, copies its standard output to w (nil
@@ -81,6 +82,7 @@ func (j job) run(ctx context.Context, w io.Writer) (n int64, err error) {
 	cmd.WaitDelay = waitDelay
 	tail := &tailBuffer{}
 	cmd.Stderr = tail
+	cmd.Stdin = j.stdin
 
 	if j.password != "" {
 		pf, err := newPassfile(j.password, !j.noMemfd)

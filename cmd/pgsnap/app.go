@@ -23,6 +23,7 @@ type app struct {
 	environ   []string
 	root      *cobra.Command
 	log       *slog.Logger
+	quiet     bool
 }
 
 // usageError marks bad arguments: exit code 2.
@@ -86,6 +87,7 @@ Settings come from flags, then environment variables, then defaults. Every setti
 	for _, s := range cliSettings {
 		pf.VarP(newStringValue(), s.Flag, "", fmt.Sprintf("%s (%s)", s.Doc, s.Env))
 	}
+	pf.BoolVarP(&a.quiet, "quiet", "q", false, "no progress bar (it is shown only on a terminal anyway)")
 	root.AddCommand(a.runCmd(), a.snapshotCmd(), a.listCmd(), a.verifyCmd(), a.restoreCmd(), a.pruneCmd(), a.versionCmd())
 	return root
 }
@@ -134,7 +136,7 @@ func (a *app) scheduler(enabledDefault bool) (*pgsnap.Scheduler, pgsnap.Config, 
 	if err != nil {
 		return nil, cfg, err
 	}
-	s, err := pgsnap.New(cfg, pgsnap.WithLogger(a.log))
+	s, err := pgsnap.New(cfg, pgsnap.WithLogger(a.log), pgsnap.WithProgress(newProgress(a.stderr, a.quiet)))
 	return s, cfg, err
 }
 

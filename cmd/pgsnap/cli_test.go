@@ -199,6 +199,10 @@ func TestSnapshotListRestorePrune(t *testing.T) {
 		names = append(names, lastLine(r.stdout))
 	}
 	snaps := listJSON(t, env)
+	dataOf := map[string]string{}
+	for _, s := range snaps {
+		dataOf[s.Name] = s.Data
+	}
 	if len(snaps) != 5 || snaps[0].Name != names[4] {
 		t.Fatalf("list --json = %d snapshots, first %q; want 5, newest first (%s)", len(snaps), snaps[0].Name, names[4])
 	}
@@ -252,7 +256,7 @@ func TestSnapshotListRestorePrune(t *testing.T) {
 	}
 	var deleted []string
 	for _, n := range names[:2] {
-		deleted = append(deleted, n+".json", n+".dump")
+		deleted = append(deleted, n+".json", dataOf[n])
 	}
 	invariants.AssertStoreInvariants(t, dir, invariants.Options{Before: before, Deleted: deleted, Cluster: c, DirCreated: true})
 
@@ -261,7 +265,7 @@ func TestSnapshotListRestorePrune(t *testing.T) {
 		t.Errorf("verify: exit %d, stdout %q; want 3 ok", r.code, r.stdout)
 	}
 	// Bit rot: verify names the snapshot and fails; restore refuses it.
-	data := filepath.Join(dir, names[3]+".dump")
+	data := filepath.Join(dir, dataOf[names[3]])
 	b, _ := os.ReadFile(data)
 	b[len(b)/2] ^= 0xff
 	if err := os.WriteFile(data, b, 0o600); err != nil {

@@ -19,7 +19,7 @@ func (a *app) listCmd() *cobra.Command {
 		Long: `List every complete snapshot in SNAPSHOT_DIR (of any target), newest first.
 With --json, print an array of manifests: name, target, slot (null for a manual snapshot),
 started_at, finished_at, size, sha256, format, compression, encrypted, pg_dump_version,
-server_version, labels, and more.`,
+server_version, labels, rows (per table), and drill (the latest restore drill), and more.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, _, err := a.scheduler(false)
@@ -39,14 +39,15 @@ server_version, labels, and more.`,
 				return enc.Encode(snaps)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tTARGET\tKIND\tTIME (UTC)\tSIZE\tDURATION")
+			fmt.Fprintln(tw, "NAME\tTARGET\tKIND\tTIME (UTC)\tSIZE\tDURATION\tROWS\tLAST DRILL")
 			for _, sn := range snaps {
 				kind := "manual"
 				if sn.Slot != nil {
 					kind = "scheduled"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", sn.Name, sn.Target, kind,
-					sn.Time().UTC().Format(time.DateTime), humanBytes(sn.Size), sn.Duration().Round(time.Millisecond))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.Name, sn.Target, kind,
+					sn.Time().UTC().Format(time.DateTime), humanBytes(sn.Size), sn.Duration().Round(time.Millisecond),
+					rowsColumn(sn), drillColumn(sn.Drill))
 			}
 			return tw.Flush()
 		},
@@ -66,4 +67,25 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func rowsColumn(sn pgsnap.Snapshot) string {
+	if sn.Rows == nil {
+		return "-"
+	}
+	var n int64
+	for _, r := range sn.Rows {
+		n += r
+	}
+	return fmt.Sprintf("%d in %d tables", n, len(sn.Rows))
+}
+
+func drillColumn(d *pgsnap.Drill) string {
+	switch {
+	case d == nil:
+		return "-"
+	case d.OK:
+		return "ok " + d.At.UTC().Format(time.DateTime)
+	}
+	return "FAILED " + d.At.UTC().Format(time.DateTime)
 }

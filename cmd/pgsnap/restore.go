@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/spf13/cobra"
 
@@ -13,8 +14,9 @@ import (
 func (a *app) restoreCmd() *cobra.Command {
 	var opts pgsnap.RestoreOptions
 	var targetURL string
+	var latest bool
 	cmd := &cobra.Command{
-		Use:   "restore NAME|latest --target-url URL",
+		Use:   "restore NAME|--latest --target-url URL",
 		Short: "Restore a snapshot into a database",
 		Long: `Restore the named snapshot (or the newest with "latest") into the database named by
 --target-url or SNAPSHOT_RESTORE_URL. The snapshot's bytes are checked against its manifest before
@@ -23,12 +25,15 @@ restore fails); one that already has user tables is refused unless --clean is gi
 
 Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible to other users.`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{errors.New("restore takes one snapshot name (or latest); see pgsnap list")}
+			if latest && len(args) == 0 || !latest && len(args) == 1 {
+				return nil
 			}
-			return nil
+			return usageError{errors.New("restore takes one snapshot name, or --latest; see pgsnap list")}
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if latest {
+				args = []string{"latest"}
+			}
 			if targetURL == "" {
 				targetURL, _ = a.lookupEnv("SNAPSHOT_RESTORE_URL")
 			} else if info, err := conninfo.Parse(targetURL); err == nil && info.HasPassword() {
@@ -60,7 +65,8 @@ Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible
 	f := cmd.Flags()
 	f.StringVar(&targetURL, "target-url", "", "database to restore into (SNAPSHOT_RESTORE_URL)")
 	f.BoolVar(&opts.Clean, "clean", false, "replace the contents of a target database that has user tables")
-	f.IntVar(&opts.Jobs, "jobs", 1, "parallel pg_restore jobs")
+	f.IntVar(&opts.Jobs, "jobs", runtime.NumCPU(), "parallel pg_restore jobs")
+	f.BoolVar(&latest, "latest", false, "restore the newest snapshot of the target")
 	f.BoolVar(&opts.NoOwner, "no-owner", false, "do not restore ownership and privileges (target lacks the source's roles)")
 	return cmd
 }

@@ -2,35 +2,39 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pgsnap/pgsnap"
 )
 
-type verifyResult struct {
-	Name   string   `json:"name"`
-	OK     bool     `json:"ok"`
-	Checks []string `json:"checks"`
-	Error  string   `json:"error,omitempty"`
-}
-
 func (a *app) verifyCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, all bool
+	var opts pgsnap.VerifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify [NAME...]",
-		Short: "Check that snapshots' stored bytes match their manifests",
-		Long: `Re-read each snapshot's data and compare its size and SHA-256 with the manifest.
-Without names, every listed snapshot is checked. Exit code 0 only when every one passes.`,
+		Use:   "verify [NAME...|--all] [--full] [--drill] [--json]",
+		Short: "Prove snapshots are whole and restore",
+		Long: `Check snapshots. Quick (always): the stored bytes' size and SHA-256 against the manifest,
+the compressed frames whole, and pg_restore reading the archive's table of contents.
+--full: pg_restore reads every data block (into /dev/null) and the rows are recounted.
+--drill: restore into a scratch database (a unique pgsnap_drill_* name on the source server, or
+SNAPSHOT_DRILL_URL's), compare every table's row count with the manifest, drop it again.
+Without names (or with --all) every listed snapshot is checked. Exit code 0 only when every
+checked snapshot passes.`,
 		RunE: func(cmd *cobra.Command, names []string) error {
+			if all && len(names) > 0 {
+				return usageError{errors.New("give snapshot names or --all, not both")}
+			}
 			s, _, err := a.scheduler(false)
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
 			var snaps []pgsnap.Snapshot
-			var results []verifyResult
+			var results []pgsnap.VerifyResult
 			if len(names) == 0 {
 				if snaps, err = s.List(ctx); err != nil {
 					return err
@@ -39,51 +43,60 @@ Without names, every listed snapshot is checked. Exit code 0 only when every one
 			for _, n := range names {
 				snap, err := s.Find(ctx, n)
 				if err != nil {
-					results = append(results, verifyResult{Name: n, Checks: []string{"manifest"}, Error: err.Error()})
+					if ctx.Err() != nil {
+						return err
+					}
+					results = append(results, pgsnap.VerifyResult{Name: n, Checks: []string{pgsnap.CheckManifest}, Error: err.Error()})
 					continue
 				}
 				snaps = append(snaps, snap)
 			}
 			for _, snap := range snaps {
-				r := verifyResult{Name: snap.Name, Checks: []string{"manifest", "size", "sha256"}, OK: true}
-				if err := s.Verify(ctx, snap); err != nil {
-					if ctx.Err() != nil {
-						return err
-					}
-					r.OK, r.Error = false, err.Error()
+				r := s.Verify(ctx, snap, opts)
+				if ctx.Err() != nil {
+					return ctx.Err()
 				}
 				results = append(results, r)
 			}
-			failed := 0
-			for _, r := range results {
-				if !r.OK {
-					failed++
-				}
-			}
-			if asJSON {
-				if results == nil {
-					results = []verifyResult{}
-				}
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(results); err != nil {
-					return err
-				}
-			} else {
-				for _, r := range results {
-					if r.OK {
-						fmt.Fprintf(a.stdout, "ok      %s\n", r.Name)
-					} else {
-						fmt.Fprintf(a.stdout, "FAILED  %s: %s\n", r.Name, r.Error)
-					}
-				}
-			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d snapshots failed verification", failed, len(results))
-			}
-			return nil
+			return a.printVerify(results, asJSON)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: one object per snapshot with name, ok, checks, error")
+	f := cmd.Flags()
+	f.BoolVar(&all, "all", false, "check every listed snapshot (the default without names)")
+	f.BoolVar(&opts.Full, "full", false, "also read every data block with pg_restore and recount rows")
+	f.BoolVar(&opts.Drill, "drill", false, "also restore into a scratch database and compare row counts")
+	f.BoolVar(&asJSON, "json", false, "print JSON: one object per snapshot with name, ok, checks, error")
 	return cmd
+}
+
+func (a *app) printVerify(results []pgsnap.VerifyResult, asJSON bool) error {
+	failed := 0
+	for _, r := range results {
+		if !r.OK {
+			failed++
+		}
+	}
+	if asJSON {
+		if results == nil {
+			results = []pgsnap.VerifyResult{}
+		}
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(results); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			checks := strings.Join(r.Checks, ",")
+			if r.OK {
+				fmt.Fprintf(a.stdout, "ok      %s (%s)\n", r.Name, checks)
+			} else {
+				fmt.Fprintf(a.stdout, "FAILED  %s (%s): %s\n", r.Name, checks, r.Error)
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d snapshots failed verification", failed, len(results))
+	}
+	return nil
 }

@@ -55,7 +55,7 @@ type Options struct {
 // ShutdownLimit is INV-10's bound from SIGTERM or cancel to return.
 const ShutdownLimit = 5 * time.Second
 
-var snapshotFile = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*-[0-9]{8}T[0-9]{6}Z)\.(json|dump)$`)
+var snapshotFile = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*-[0-9]{8}T[0-9]{6}Z)\.(json|dump|dump\.zst|drill\.json)$`)
 
 // sessionGrace is how long a database session may outlive the operation (INV-3).
 const sessionGrace = 2 * time.Second
@@ -110,9 +110,10 @@ func AssertStoreInvariants(t testing.TB, dir string, opts Options) []string {
 		if perm := info.Mode().Perm(); perm != 0o600 {
 			t.Errorf("INV-9: %s has mode %o, want 600", name, perm)
 		}
-		if m[2] == "json" {
+		switch m[2] {
+		case "json":
 			manifests[m[1]] = true
-		} else {
+		case "dump", "dump.zst":
 			dataFiles[name] = true
 		}
 	}

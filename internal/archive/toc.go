@@ -1,0 +1,188 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// Entry is one TOC entry.
+type Entry struct {
+	DumpID    int
+	Desc      string // "TABLE", "TABLE DATA", "SEQUENCE SET", "BLOBS", ...
+	Namespace string
+	Tag       string
+	Owner     string
+	HasData   bool // hadDumper
+}
+
+// tocEntry is an Entry with what the data section needs.
+type tocEntry struct {
+	Entry
+	copy bool // it has a COPY statement: its data is COPY text (not INSERT statements)
+	seen bool // its data block was read
+}
+
+// name is the entry as errors show it: "TABLE DATA public.accounts".
+func (e *tocEntry) name() string {
+	if e.Tag == e.Desc {
+		return e.Desc // "BLOBS"
+	}
+	if e.Namespace == "" {
+		return e.Desc + " " + e.Tag
+	}
+	return e.Desc + " " + e.Namespace + "." + e.Tag
+}
+
+// field is one value of a TOC entry.
+type field uint8
+
+const (
+	fDumpID field = iota
+	fHadDumper
+	fTag
+	fDesc
+	fCopyStmt
+	fNamespace
+	fOwner
+	fDeps // dependency dump IDs as strings, ending with a NULL string
+	fOffset
+	fSkipStr
+	fSkipInt
+)
+
+// entryFields is the layout of a TOC entry (ReadToc in pg_backup_archiver.c, then the custom
+// format's _ReadExtraToc) for archive version v >= 1.12.
+func entryFields(v int) []field {
+	f := []field{
+		fDumpID, fHadDumper,
+		fSkipStr, fSkipStr, // catalog table OID, object OID
+		fTag, fDesc,
+		fSkipInt,           // section
+		fSkipStr, fSkipStr, // definition, drop statement
+		fCopyStmt, fNamespace,
+		fSkipStr, // tablespace
+	}
+	if v >= vers1_14 {
+		f = append(f, fSkipStr) // table access method
+	}
+	if v >= vers1_16 {
+		f = append(f, fSkipInt) // relkind
+	}
+	return append(f, fOwner, fSkipStr /* "with oids": "false" */, fDeps, fOffset)
+}
+
+func (p *parser) expectField(f field) {
+	switch f {
+	case fDumpID, fHadDumper, fSkipInt:
+		p.expectInt()
+	case fTag, fDesc, fNamespace, fOwner:
+		p.expectStr(true)
+	case fCopyStmt, fDeps, fSkipStr:
+		p.expectStr(false)
+	case fOffset:
+		p.expectBytes(1 + p.offSize) // K_OFFSET_* flag, then the offset
+	}
+}
+
+// tocStep takes the TOC value just read.
+func (p *parser) tocStep() error {
+	if p.st == stTOCCount {
+		if p.ival < 0 {
+			return p.corrupt("TOC entry count %d", p.ival)
+		}
+		p.left = p.ival
+		p.fields = entryFields(p.version)
+		return p.nextEntry()
+	}
+	e := p.cur
+	switch p.fields[p.fi] {
+	case fDumpID:
+		if p.ival <= 0 || p.ival > math.MaxInt32 {
+			return p.corrupt("TOC entry dump ID %d", p.ival)
+		}
+		e.DumpID = int(p.ival)
+	case fHadDumper:
+		e.HasData = p.ival != 0
+	case fTag:
+		e.Tag = string(p.val)
+	case fDesc:
+		e.Desc = string(p.val)
+	case fCopyStmt:
+		e.copy = p.slen > 0
+	case fNamespace:
+		e.Namespace = string(p.val)
+	case fOwner:
+		e.Owner = string(p.val)
+	case fDeps:
+		if !p.null {
+			p.expectStr(false) // another dependency
+			return nil
+		}
+	case fOffset:
+		// K_OFFSET_POS_NOT_SET, K_OFFSET_POS_SET or K_OFFSET_NO_DATA.
+		if flag := p.val[0]; flag < 1 || flag > 3 {
+			return p.corrupt("data offset flag %d in TOC entry %d", flag, e.DumpID)
+		}
+	}
+	p.fi++
+	if p.fi < len(p.fields) {
+		p.expectField(p.fields[p.fi])
+		return nil
+	}
+	if _, dup := p.byID[e.DumpID]; dup {
+		return p.corrupt("dump ID %d twice in the TOC", e.DumpID)
+	}
+	p.byID[e.DumpID] = e
+	p.entries = append(p.entries, e)
+	return p.nextEntry()
+}
+
+// nextEntry starts the next TOC entry, or the data after the last.
+func (p *parser) nextEntry() error {
+	if p.left == 0 {
+		if p.tocOnly {
+			p.st = stDone
+			return nil
+		}
+		p.st = stBlockType
+		p.expectBytes(1)
+		return nil
+	}
+	p.left--
+	p.cur = &tocEntry{}
+	p.st, p.fi = stEntry, 0
+	p.expectField(p.fields[0])
+	return nil
+}
+
+// ReadTOC reads the header and table of contents from the start of an archive stream (it stops
+// reading after the TOC; r may be a pipe).
+//
+// It reads no byte past the TOC, so the data blocks can still be read from r; as that takes
+// many small reads, wrap an unbuffered r (a pipe, a file) in a bufio.Reader when the rest of
+// the stream is not needed. Errors wrap ErrNotArchive, ErrTruncated, ErrCorrupt or
+// ErrUnsupported, or are r's read errors.
+func ReadTOC(r io.Reader) (Header, []Entry, error) {
+	p := newParser(nil, true)
+	buf := make([]byte, 32<<10)
+	for p.st != stDone {
+		n, err := io.ReadFull(r, buf[:min(p.need, len(buf))])
+		if ferr := p.feed(buf[:n]); ferr != nil {
+			return Header{}, nil, ferr
+		}
+		switch {
+		case p.st == stDone:
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return Header{}, nil, p.truncated()
+		case err != nil:
+			return Header{}, nil, fmt.Errorf("read archive: %w", err)
+		}
+	}
+	entries := make([]Entry, len(p.entries))
+	for i, e := range p.entries {
+		entries[i] = e.Entry
+	}
+	return p.hdr, entries, nil
+}
