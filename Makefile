@@ -38,6 +38,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeManifest -fuzztime=$(FUZZTIME) .
 	$(GO) test -run='^$$' -fuzz=FuzzParseSnapshotName -fuzztime=$(FUZZTIME) .
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/conninfo
+	$(GO) test -run='^$$' -fuzz=FuzzCounter -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./internal/archive
+	$(GO) test -run='^$$' -fuzz=FuzzFrameChecker -fuzztime=$(FUZZTIME) .
 
 clean:
 	rm -rf bin

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pgsnap/pgsnap"
 	"github.com/pgsnap/pgsnap/internal/invariants"
+	"github.com/pgsnap/pgsnap/schedule"
 )
 
 const verifySQL = `
@@ -277,4 +278,68 @@ func rewriteManifest(t *testing.T, dir, name string, fn func(map[string]any)) {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// SNAPSHOT_DRILL_SCHEDULE=after-each: the daemon drills each scheduled snapshot, stores the
+// result beside it, and list shows it.
+func TestScheduledDrillAfterEach(t *testing.T) {
+	f := newFixture(t, verifySQL)
+	cfg := f.config(f.c.URL(f.db))
+	cfg.Enabled = true
+	cfg.DrillSchedule = pgsnap.DrillAfterEach
+	slot := (schedule.Daily{Hour: 3}).Next(time.Now())
+	offset := slot.Add(-2 * time.Second).Sub(time.Now())
+	s := f.scheduler(t, cfg, pgsnap.WithClock(func() time.Time { return time.Now().Add(offset) }))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	var snaps []pgsnap.Snapshot
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if snaps, _ = s.List(t.Context()); len(snaps) == 1 && snaps[0].Drill != nil {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	if len(snaps) != 1 || snaps[0].Drill == nil || !snaps[0].Drill.OK || snaps[0].Drill.Tables != 5 {
+		t.Fatalf("after one slot: %d snapshots, drill %+v; want one drilled ok over 5 tables", len(snaps), snaps)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, snaps[0].Name+".drill.json")); err != nil {
+		t.Errorf("drill result file: %v", err)
+	}
+	assertNoScratch(t, f)
+	invariants.AssertStoreInvariants(t, f.dir, invariants.Options{Cluster: f.c, Database: f.db, DirCreated: true, MinComplete: 1})
+}
+
+// T37: a restore stopped mid-way drops the database it created; one it did not create is
+// never dropped.
+func TestCancelledRestoreDropsCreatedDatabase(t *testing.T) {
+	f := newFixture(t, "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS a, md5((g*3)::text) AS b FROM generate_series(1, 600000) g; CREATE INDEX ON big (a); CREATE INDEX ON big (b)")
+	s := f.scheduler(t, f.config(f.c.URL(f.db)))
+	snap, err := s.SnapshotNow(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := f.db + "_cut"
+	t.Cleanup(func() { f.c.DropDatabase(context.Background(), target) })
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && !exists(t, f, target); time.Sleep(20 * time.Millisecond) {
+		}
+		cancel()
+	}()
+	_, err = s.Restore(ctx, snap.Name, pgsnap.RestoreOptions{Target: pgsnap.ConnString(f.c.URL(target)), Jobs: 2})
+	if err == nil {
+		t.Skip("the restore finished before it could be cancelled")
+	}
+	if exists(t, f, target) {
+		t.Errorf("database %s, created by the cancelled restore, is still there", target)
+	}
+	if !exists(t, f, f.db) {
+		t.Errorf("the source database is gone")
+	}
+	invariants.AssertNoSessions(t, f.c, "")
+	fmt.Printf("FAULT T37 restore cancelled mid-way: created database dropped: %v\n", !exists(t, f, target))
 }

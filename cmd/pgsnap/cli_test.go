@@ -274,6 +274,34 @@ func TestSnapshotListRestorePrune(t *testing.T) {
 	if r := runPgsnap(t, env, "verify"); r.code == 0 || !strings.Contains(r.stdout, names[3]) {
 		t.Errorf("verify after a flipped byte: exit %d, stdout %q; want failure naming %s", r.code, r.stdout, names[3])
 	}
+	r = runPgsnap(t, env, "verify", "--json", names[3])
+	var results []struct {
+		Name   string   `json:"name"`
+		OK     bool     `json:"ok"`
+		Checks []string `json:"checks"`
+		Error  string   `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil || r.code == 0 || len(results) != 1 ||
+		results[0].OK || !strings.Contains(results[0].Error, names[3]) || !strings.Contains(results[0].Error, "sha256") {
+		t.Errorf("verify --json of a damaged snapshot: exit %d, %+v (%v); want one failed result naming it and sha256", r.code, results, err)
+	}
+	// A drill of a good snapshot restores, compares, and leaves no scratch database.
+	if r := runPgsnap(t, env, "verify", "--full", "--drill", names[4]); r.code != 0 || !strings.Contains(r.stdout, "drill") {
+		t.Errorf("verify --full --drill: exit %d, stdout %q", r.code, r.stdout)
+	}
+	conn, err := c.Connect(t.Context(), "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scratch int
+	conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_database WHERE datname LIKE 'pgsnap\_%'`).Scan(&scratch)
+	conn.Close(t.Context())
+	if scratch != 0 {
+		t.Errorf("%d pgsnap_ scratch databases left after the drill", scratch)
+	}
+	if l := listJSON(t, env); l[0].Name != names[4] || !strings.Contains(runPgsnap(t, env, "list").stdout, "ok ") {
+		t.Errorf("list does not show the drill of %s", names[4])
+	}
 	other := db + "_other"
 	t.Cleanup(func() { c.DropDatabase(t.Context(), other) })
 	if r := runPgsnap(t, map[string]string{"SNAPSHOT_DIR": dir, "SNAPSHOT_RESTORE_URL": c.URL(other)}, "restore", names[3]); r.code == 0 || !strings.Contains(r.stderr, "corrupt") {
