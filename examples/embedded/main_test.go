@@ -75,7 +75,7 @@ func TestServiceSnapshotsAndStops(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST /admin/snapshot = %d %s", resp.StatusCode, body)
 	}
-	for _, f := range []string{name + ".dump", name + ".json"} {
+	for _, f := range []string{name + ".dump.zst", name + ".json"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("snapshot file: %v", err)
 		}
