@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -342,4 +344,51 @@ func TestCancelledRestoreDropsCreatedDatabase(t *testing.T) {
 	}
 	invariants.AssertNoSessions(t, f.c, "")
 	fmt.Printf("FAULT T37 restore cancelled mid-way: created database dropped: %v\n", !exists(t, f, target))
+}
+
+// Snapshots of the first format (a pg_dump -Fc archive stored as it is, compressed by pg_dump)
+// keep verifying, drilling and restoring.
+func TestFirstFormatSnapshotsStillRestore(t *testing.T) {
+	f := newFixture(t, verifySQL)
+	if err := os.MkdirAll(f.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	name := f.db + "-20260101T030000Z"
+	data := filepath.Join(f.dir, name+".dump")
+	cmd := exec.Command(filepath.Join(f.c.BinDir, "pg_dump"), "-Fc", "-f", data, "-d", f.c.URL(f.db))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(data, 0o600)
+	at := time.Date(2026, 1, 1, 3, 0, 0, 0, time.UTC)
+	man, _ := json.Marshal(map[string]any{
+		"manifest_version": 1, "name": name, "target": f.db, "database": f.db, "slot": at,
+		"started_at": at, "finished_at": at.Add(time.Second), "data": name + ".dump",
+		"size": len(b), "sha256": sha256Hex(b), "format": "custom", "compression": "pg_dump",
+		"encrypted": false, "pg_dump_version": "15.0", "server_version": "15.0", "labels": map[string]string{},
+	})
+	if err := os.WriteFile(filepath.Join(f.dir, name+".json"), man, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := f.scheduler(t, f.config(f.c.URL(f.db)))
+	snap, err := s.Find(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.Verify(t.Context(), snap, pgsnap.VerifyOptions{Full: true, Drill: true}); !r.OK {
+		t.Errorf("verify --full --drill of a first-format snapshot: %s", r.Error)
+	}
+	restored := f.db + "_v1"
+	t.Cleanup(func() { f.c.DropDatabase(context.Background(), restored) })
+	if _, err := s.Restore(t.Context(), name, pgsnap.RestoreOptions{Target: pgsnap.ConnString(f.c.URL(restored)), Jobs: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if want, got := f.c.FingerprintDB(t, f.db), f.c.FingerprintDB(t, restored); !maps.Equal(want, got) {
+		t.Errorf("first-format restore differs")
+	}
+	assertNoScratch(t, f)
 }
