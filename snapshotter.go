@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pgsnap/pgsnap/dump"
@@ -95,7 +96,8 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 	// hashes and stores what it compressed: one pass, nothing written twice.
 	h := sha256.New()
 	s.progress.Begin("snapshot "+name, -1)
-	defer s.progress.End()
+	progressDone := sync.OnceFunc(s.progress.End)
+	defer progressDone()
 	stored := &countingWriter{w: progressWriter{io.MultiWriter(w, h), s.progress}}
 	enc, err := newEncoder(stored)
 	if err != nil {
@@ -157,6 +159,7 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 		t := slot.UTC()
 		snap.Slot = &t
 	}
+	progressDone() // the gate reports its own reading
 	failpoint("after-data-commit", s.store, snap.Data)
 	// The commit gate: only a snapshot whose stored bytes check out gets a manifest.
 	gateStart := s.now()
