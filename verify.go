@@ -105,11 +105,7 @@ func (s *Scheduler) verifyQuick(ctx context.Context, snap Snapshot, r *VerifyRes
 		}
 	}
 	r.Checks = append(r.Checks, CheckTOC)
-	bin, err := s.restoreTool(ctx, snap)
-	if err != nil {
-		return err
-	}
-	a, err := s.openArchive(ctx, snap)
+	bin, a, err := s.archiveForRestore(ctx, snap)
 	if err != nil {
 		return err
 	}
@@ -127,11 +123,7 @@ func (s *Scheduler) verifyQuick(ctx context.Context, snap Snapshot, r *VerifyRes
 // data block, and recounts the rows on the way to compare them with the manifest.
 func (s *Scheduler) verifyFull(ctx context.Context, snap Snapshot, r *VerifyResult) error {
 	r.Checks = append(r.Checks, CheckData)
-	bin, err := s.restoreTool(ctx, snap)
-	if err != nil {
-		return err
-	}
-	a, err := s.openArchive(ctx, snap)
+	bin, a, err := s.archiveForRestore(ctx, snap)
 	if err != nil {
 		return err
 	}
@@ -161,13 +153,22 @@ func (s *Scheduler) verifyFull(ctx context.Context, snap Snapshot, r *VerifyResu
 	return nil
 }
 
-// restoreTool finds a pg_restore able to read the snapshot's archive.
-func (s *Scheduler) restoreTool(ctx context.Context, snap Snapshot) (dump.Binary, error) {
+// archiveForRestore finds a pg_restore able to read the snapshot's archive and opens the
+// decoded archive for it. The caller closes the reader.
+func (s *Scheduler) archiveForRestore(ctx context.Context, snap Snapshot) (dump.Binary, io.ReadCloser, error) {
 	need, err := dump.ParseVersion(snap.PGDumpVersion)
 	if err != nil {
 		need = dump.Version{}
 	}
-	return dump.Find(ctx, "pg_restore", need, s.cfg.PGBinDir)
+	bin, err := dump.Find(ctx, "pg_restore", need, s.cfg.PGBinDir)
+	if err != nil {
+		return dump.Binary{}, nil, err
+	}
+	a, err := s.openArchive(ctx, snap)
+	if err != nil {
+		return dump.Binary{}, nil, err
+	}
+	return bin, a, nil
 }
 
 // rowDiff describes how got differs from want, or returns "".
