@@ -55,6 +55,9 @@ func (s *Scheduler) DrillSnapshot(ctx context.Context, snap Snapshot) (Drill, er
 	err := s.drill(ctx, snap, &d)
 	d.Duration = s.now().Sub(start)
 	d.OK = err == nil
+	if ctx.Err() == nil {
+		s.stats.drill(err)
+	}
 	if err != nil {
 		d.Error = err.Error()
 	}

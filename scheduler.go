@@ -33,6 +33,7 @@ type Scheduler struct {
 	backoff  func(n int) time.Duration
 	labels   map[string]string
 	progress Progress
+	stats    stats
 
 	// busy serialises snapshots, retention and restores of this scheduler's target.
 	busy chan struct{}
@@ -129,6 +130,9 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 	log := s.log.With("slot", slot)
 	for n := 1; ; n++ {
 		snap, err := s.attempt(ctx, &slot)
+		if !errors.Is(err, ErrSlotTaken) && ctx.Err() == nil {
+			s.stats.attempt(err, s.now())
+		}
 		switch {
 		case err == nil:
 			log.Info("snapshot committed", "snapshot", snap.Name, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond), "attempt", n)

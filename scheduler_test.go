@@ -140,6 +140,9 @@ func TestRetriesWithBackoff(t *testing.T) {
 				t.Errorf("retry %d was for slot %v, want %v", i, slots[i], slots[0])
 			}
 		}
+		if st := s.Stats(); st.AttemptsFailed != 5 || st.SnapshotsCommitted != 2 || st.LastSuccess.IsZero() {
+			t.Errorf("Stats() = %+v, want 5 failed attempts and 2 committed snapshots", st)
+		}
 		// After the success, the next attempt is the next day's slot.
 		if len(calls) != 7 || !calls[6].Equal(slots[0].Add(24*time.Hour)) {
 			t.Errorf("attempts after success = %v, want one at %v", calls[6:], slots[0].Add(24*time.Hour))

@@ -36,6 +36,9 @@ func (s *Scheduler) SnapshotNow(ctx context.Context) (Snapshot, error) {
 	}
 	s.sweep(ctx)
 	snap, err := s.attempt(ctx, nil)
+	if ctx.Err() == nil {
+		s.stats.attempt(err, s.now())
+	}
 	if err != nil {
 		return Snapshot{}, err
 	}

@@ -242,6 +242,9 @@ func TestFullVerifyAndDrill(t *testing.T) {
 		t.Errorf("drill of a snapshot whose rows differ = %+v, want a failure naming accounts", d)
 	}
 	assertNoScratch(t, f)
+	if st := s.Stats(); st.DrillsPassed != 1 || st.DrillsFailed != 1 {
+		t.Errorf("Stats() = %+v, want 1 drill passed and 1 failed", st)
+	}
 	fmt.Printf("FAULT T18 drill: good passed in %v, lost rows caught: %v\n", r.Drill.Duration.Round(time.Millisecond), !d.OK)
 }
 
