@@ -18,9 +18,12 @@ demo: build
 
 # Unit and integration tests against a real PostgreSQL; with CI=true a missing PostgreSQL fails.
 test: fmt-check vet
-	PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
-	PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 -tags failpoints -run Failpoint .
+	@mkdir -p bin && rm -f bin/faults.log
+	PGSNAP_FAULT_LOG="$(CURDIR)/bin/faults.log" PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
+	PGSNAP_FAULT_LOG="$(CURDIR)/bin/faults.log" PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 -tags failpoints -run Failpoint .
 	cd examples/embedded && PGTEST_BIN_DIR="$$(../../scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
+	@echo "FAULT SUITE (RELIABILITY.md test names):"; sort -k2 bin/faults.log | sed 's/^/  /'
+	@echo "faults survived: $$(grep -c '^survived' bin/faults.log)/$$(wc -l < bin/faults.log)"
 
 vet:
 	$(GO) vet ./...

@@ -3,7 +3,6 @@
 package pgsnap_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
@@ -24,5 +23,5 @@ func TestFailpointGateRejectsAlteredBytes(t *testing.T) {
 	if len(names) != 0 {
 		t.Errorf("listed %v after a failed gate", names)
 	}
-	fmt.Printf("FAULT gate: altered bytes rejected: %v\n", err)
+	invariants.Report(t, "gate: altered bytes rejected: %v", err)
 }

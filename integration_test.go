@@ -280,7 +280,7 @@ func TestLockWaitTimeout(t *testing.T) {
 	start := time.Now()
 	_, err := f.scheduler(t, cfg).SnapshotNow(t.Context())
 	took := time.Since(start)
-	fmt.Printf("FAULT T9a lock-wait: failed after %.1f s (limit 2 s): %v\n", took.Seconds(), err)
+	invariants.Report(t, "T9a lock-wait: failed after %.1f s (limit 2 s): %v", took.Seconds(), err)
 	invariants.AssertStoreInvariants(t, f.dir, invariants.Options{Cluster: f.c,
 		Failure: err, FailureMentions: []string{"lock", "accounts", "SNAPSHOT_LOCK_WAIT_TIMEOUT"}})
 }
@@ -299,7 +299,7 @@ func TestTimeoutKillsDump(t *testing.T) {
 	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("SnapshotNow = %v, want a *TimeoutError", err)
 	}
-	fmt.Printf("FAULT T9b overall timeout: fired after %.1f s (limit 4 s): %v\n", took.Seconds(), firstLine(err))
+	invariants.Report(t, "T9b overall timeout: fired after %.1f s (limit 4 s): %v", took.Seconds(), firstLine(err))
 	invariants.AssertStoreInvariants(t, f.dir, invariants.Options{Cluster: f.c,
 		Failure: err, FailureMentions: []string{"SNAPSHOT_TIMEOUT", "4s", "accounts", "lock"}})
 }
@@ -339,7 +339,7 @@ func TestCancelMidDump(t *testing.T) {
 		t.Fatalf("SnapshotNow after cancel = %v, want context.Canceled", err)
 	}
 	took := time.Since(cancelled)
-	fmt.Printf("FAULT T5 cancel mid-dump: SnapshotNow returned %.2f s after cancel\n", took.Seconds())
+	invariants.Report(t, "T5 cancel mid-dump: SnapshotNow returned %.2f s after cancel", took.Seconds())
 	if names := invariants.AssertStoreInvariants(t, f.dir, invariants.Options{Cluster: f.c, Shutdown: took}); len(names) != 0 {
 		t.Errorf("listed %v after a cancelled snapshot, want none", names)
 	}

@@ -66,7 +66,7 @@ func TestPasswordTorture(t *testing.T) {
 			invariants.AssertStoreInvariants(t, f.dir, invariants.Options{Cluster: f.c, Secrets: secrets, TempDir: tmp})
 		})
 	}
-	fmt.Printf("FAULT T30 passwords: %d/%d work; argv leak hits %d of %d probes\n", len(passwords), len(passwords), hits, probes)
+	invariants.Report(t, "T30 passwords: %d/%d work; argv leak hits %d of %d probes", len(passwords), len(passwords), hits, probes)
 }
 
 func throttledAddr(t *testing.T, f *fixture) string {

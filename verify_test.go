@@ -116,7 +116,7 @@ func TestRowCountsUnderWriteLoad(t *testing.T) {
 	if got := snap.Rows[`"public"."ledger"`]; got != n {
 		t.Errorf("manifest counts %d rows of ledger, the restored table has %d", got, n)
 	}
-	fmt.Printf("FAULT T12 counts under write load: manifest %d rows = restored %d\n", snap.Rows[`"public"."ledger"`], n)
+	invariants.Report(t, "T12 counts under write load: manifest %d rows = restored %d", snap.Rows[`"public"."ledger"`], n)
 }
 
 // T17: every kind of damage is found by verify, named, and refused by restore before it
@@ -182,7 +182,7 @@ func TestCorruptionMatrix(t *testing.T) {
 			refused++
 		}
 	}
-	fmt.Printf("FAULT T17 corruption matrix: detected %d/%d, restores refused %d/%d, false alarms 0/%d\n", detected, len(cases), refused, len(cases), len(snaps))
+	invariants.Report(t, "T17 corruption matrix: detected %d/%d, restores refused %d/%d, false alarms 0/%d", detected, len(cases), refused, len(cases), len(snaps))
 	// The store is damaged on purpose, so only the session invariant applies here.
 	invariants.AssertNoSessions(t, f.c, f.db)
 	assertNoScratch(t, f)
@@ -230,7 +230,7 @@ func TestFullVerifyAndDrill(t *testing.T) {
 	if full.OK {
 		t.Errorf("verify --full of a snapshot damaged inside its stream passed")
 	}
-	fmt.Printf("FAULT T18 deep damage: quick ok=%v, full ok=%v (%s)\n", quick.OK, full.OK, full.Error)
+	invariants.Report(t, "T18 deep damage: quick ok=%v, full ok=%v (%s)", quick.OK, full.OK, full.Error)
 
 	// A manifest that claims rows the archive does not hold: the drill catches it.
 	rewriteManifest(t, f.dir, lying.Name, func(m map[string]any) {
@@ -245,7 +245,7 @@ func TestFullVerifyAndDrill(t *testing.T) {
 	if st := s.Stats(); st.DrillsPassed != 1 || st.DrillsFailed != 1 {
 		t.Errorf("Stats() = %+v, want 1 drill passed and 1 failed", st)
 	}
-	fmt.Printf("FAULT T18 drill: good passed in %v, lost rows caught: %v\n", r.Drill.Duration.Round(time.Millisecond), !d.OK)
+	invariants.Report(t, "T18 drill: good passed in %v, lost rows caught: %v", r.Drill.Duration.Round(time.Millisecond), !d.OK)
 }
 
 func assertNoScratch(t *testing.T, f *fixture) {
@@ -346,7 +346,7 @@ func TestCancelledRestoreDropsCreatedDatabase(t *testing.T) {
 		t.Errorf("the source database is gone")
 	}
 	invariants.AssertNoSessions(t, f.c, "")
-	fmt.Printf("FAULT T37 restore cancelled mid-way: created database dropped: %v\n", !exists(t, f, target))
+	invariants.Report(t, "T37 restore cancelled mid-way: created database dropped: %v", !exists(t, f, target))
 }
 
 // Snapshots of the first format (a pg_dump -Fc archive stored as it is, compressed by pg_dump)

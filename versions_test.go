@@ -2,7 +2,6 @@ package pgsnap_test
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pgsnap/pgsnap"
+	"github.com/pgsnap/pgsnap/internal/invariants"
 	"github.com/pgsnap/pgsnap/internal/pgtest"
 )
 
@@ -85,7 +85,7 @@ func TestMajorOlderServerRoundTrip(t *testing.T) {
 				result = "DIFFERENT"
 				t.Errorf("database restored into PostgreSQL %d differs from its PostgreSQL %d source (-source +restored):\n%s", dst.Version, major, diff)
 			}
-			fmt.Printf("FAULT T11/T37 dump PG%d with pg_dump %d, restore into PG%d: %s (%d relations and large objects)\n",
+			invariants.Report(t, "T11/T37 dump PG%d with pg_dump %d, restore into PG%d: %s (%d relations and large objects)",
 				major, majorOf(snap.PGDumpVersion), dst.Version, result, len(want))
 		})
 	}
@@ -130,7 +130,7 @@ func TestMajorNewerServerRefused(t *testing.T) {
 	if len(missing) > 0 || len(snaps) != 0 || len(left) != 0 {
 		result = "NOT CLEANLY REFUSED"
 	}
-	fmt.Printf("FAULT T11/T37 snapshot PG%d with pg_dump %d: %s, listed %d, files left %d: %s\n",
+	invariants.Report(t, "T11/T37 snapshot PG%d with pg_dump %d: %s, listed %d, files left %d: %s",
 		major, installed, result, len(snaps), len(left), firstErrLine(err))
 }
 
@@ -172,7 +172,7 @@ func TestMajorRestoreIntoOlderServerRefused(t *testing.T) {
 	if len(missing) > 0 || !cmp.Equal(before, after) {
 		result = "NOT CLEANLY REFUSED"
 	}
-	fmt.Printf("FAULT T11/T37 restore PG%d snapshot into PG%d: %s, databases left %d: %s\n",
+	invariants.Report(t, "T11/T37 restore PG%d snapshot into PG%d: %s, databases left %d: %s",
 		src.Version, major, result, len(after)-len(before), firstErrLine(err))
 }
 

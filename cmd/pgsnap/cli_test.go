@@ -111,7 +111,7 @@ func TestBadSettingsFailBeforeTouchingAnything(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("SNAPSHOT_DIR was created on bad settings: %v", err)
 	}
-	fmt.Printf("FAULT T32 config: %d cases named their settings; DB connections on bad config %d; files touched 0\n", len(cases)*2, conns.Load())
+	invariants.Report(t, "T32 config: %d cases named their settings; DB connections on bad config %d; files touched 0", len(cases)*2, conns.Load())
 }
 
 func TestFlagsOverrideEnvAndTyposWarn(t *testing.T) {

@@ -62,7 +62,7 @@ func TestSnapshotSIGTERMMidDump(t *testing.T) {
 			if code == 0 || !strings.Contains(stderr.String(), "cancelled") {
 				t.Errorf("snapshot after SIGTERM: exit %d, stderr %q; want non-zero and \"cancelled\"", code, stderr.String())
 			}
-			fmt.Printf("FAULT T1 snapshot SIGTERM after %d bytes written: exit %d after %.2f s\n", at, code, took.Seconds())
+			invariants.Report(t, "T1 snapshot SIGTERM after %d bytes written: exit %d after %.2f s", at, code, took.Seconds())
 			assertNoPgDump(t, db)
 			names := invariants.AssertStoreInvariants(t, dir, invariants.Options{Before: before, Cluster: c, Database: db, DirCreated: true, Shutdown: took, MinComplete: 1})
 			if len(names) != 1 {
@@ -114,7 +114,7 @@ func TestRunTakesSlotAndStopsOnSIGTERM(t *testing.T) {
 		if code != 0 {
 			t.Errorf("run after SIGTERM: exit %d, want 0; stderr:\n%s", code, stderr)
 		}
-		fmt.Printf("FAULT run slot %s then SIGTERM: exit %d after %.2f s\n", hhmm, code, took.Seconds())
+		invariants.Report(t, "run slot %s then SIGTERM: exit %d after %.2f s", hhmm, code, took.Seconds())
 		invariants.AssertStoreInvariants(t, dir, invariants.Options{Cluster: c, Database: db, DirCreated: true, Shutdown: took, MinComplete: 1})
 	})
 	t.Run("mid-dump", func(t *testing.T) {
@@ -132,7 +132,7 @@ func TestRunTakesSlotAndStopsOnSIGTERM(t *testing.T) {
 		if code != 0 {
 			t.Errorf("run after SIGTERM mid-dump: exit %d, want 0; stderr:\n%s", code, stderr)
 		}
-		fmt.Printf("FAULT T1 run SIGTERM mid-dump: exit %d after %.2f s\n", code, took.Seconds())
+		invariants.Report(t, "T1 run SIGTERM mid-dump: exit %d after %.2f s", code, took.Seconds())
 		assertNoPgDump(t, db)
 		if names := invariants.AssertStoreInvariants(t, dir, invariants.Options{Cluster: c, Database: db, DirCreated: true, Shutdown: took}); len(names) != 0 {
 			t.Errorf("listed %v after an interrupted dump, want none", names)
@@ -186,7 +186,7 @@ func TestUnwritableDirAsNobody(t *testing.T) {
 			})
 		}
 	}
-	fmt.Printf("FAULT T15 unwritable dir: rejected before pg_dump %d/%d\n", len(cases)*2, len(cases)*2)
+	invariants.Report(t, "T15 unwritable dir: rejected before pg_dump %d/%d", len(cases)*2, len(cases)*2)
 }
 
 func runToEnd(t *testing.T, cmd *exec.Cmd) (int, time.Duration) {

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -356,4 +357,30 @@ func WaitForTemp(t testing.TB, dir string, n int64, limit time.Duration) bool {
 	}
 	t.Errorf("no temporary file of %d bytes appeared in %s within %v", n, dir, limit)
 	return false
+}
+
+// Report prints a fault test's figure line ("FAULT T9a lock-wait: ...") and, when
+// PGSNAP_FAULT_LOG names a file, appends it there with the test's outcome once the test ends, so
+// `make test` can print the scoreboard that go test hides for passing packages.
+func Report(t testing.TB, format string, args ...any) {
+	t.Helper()
+	line := "FAULT " + fmt.Sprintf(format, args...)
+	fmt.Println(line)
+	path := os.Getenv("PGSNAP_FAULT_LOG")
+	if path == "" {
+		return
+	}
+	t.Cleanup(func() {
+		outcome := "survived"
+		if t.Failed() {
+			outcome = "FAILED"
+		}
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Errorf("fault log: %v", err)
+			return
+		}
+		defer f.Close()
+		fmt.Fprintf(f, "%-8s %s (%s)\n", outcome, strings.TrimPrefix(line, "FAULT "), t.Name())
+	})
 }
