@@ -364,7 +364,7 @@ func WaitForTemp(t testing.TB, dir string, n int64, limit time.Duration) bool {
 // `make test` can print the scoreboard that go test hides for passing packages.
 func Report(t testing.TB, format string, args ...any) {
 	t.Helper()
-	line := "FAULT " + fmt.Sprintf(format, args...)
+	line := "FAULT " + strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " | ")
 	fmt.Println(line)
 	path := os.Getenv("PGSNAP_FAULT_LOG")
 	if path == "" {
