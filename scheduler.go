@@ -39,6 +39,8 @@ type Scheduler struct {
 	busy chan struct{}
 	// attempt takes one snapshot; tests of the timing logic replace it (see scheduler_test.go).
 	attempt func(ctx context.Context, slot *time.Time) (Snapshot, error)
+	// drillFn drills one snapshot; tests of the drill schedule replace it.
+	drillFn func(ctx context.Context, snap Snapshot) (Drill, error)
 }
 
 // New checks cfg and builds a Scheduler. It touches neither the database nor the directory.
@@ -75,6 +77,7 @@ func New(cfg Config, opts ...Option) (*Scheduler, error) {
 		s.log = s.log.With("target", s.target)
 	}
 	s.attempt = s.takeSnapshot
+	s.drillFn = s.DrillSnapshot
 	return s, nil
 }
 
@@ -222,7 +225,7 @@ func (s *Scheduler) latestDrill(ctx context.Context) time.Time {
 
 // drillAndLog drills snap and logs the outcome: a failed drill is an ERROR.
 func (s *Scheduler) drillAndLog(ctx context.Context, snap Snapshot) {
-	d, err := s.DrillSnapshot(ctx, snap)
+	d, err := s.drillFn(ctx, snap)
 	switch {
 	case err == nil:
 		s.log.Info("drill passed", "snapshot", snap.Name, "tables", d.Tables, "rows", d.Rows, "duration", d.Duration.Round(time.Millisecond))

@@ -282,3 +282,48 @@ func TestClockJumps(t *testing.T) {
 		}
 	})
 }
+
+func TestDailyDrills(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.DrillSchedule = DrillDaily
+		cfg.Schedule = schedule.Daily{Hour: 23, Minute: 59}
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One snapshot in the store to drill (its data is never read: the drill is stubbed).
+		snap := sampleSnapshot()
+		snap.Target = s.target
+		snap.Name = snapshotName(s.target, time.Now().Add(-time.Hour))
+		snap.Data = snap.Name + zstdSuffix
+		if err := s.Check(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.commitManifest(t.Context(), snap); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var drilled []time.Time
+		s.attempt = (&recorder{}).attempt(time.Now)
+		s.drillFn = func(ctx context.Context, sn Snapshot) (Drill, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if sn.Name != snap.Name {
+				t.Errorf("drilled %s, want the newest snapshot %s", sn.Name, snap.Name)
+			}
+			drilled = append(drilled, time.Now())
+			return Drill{Snapshot: sn.Name, At: time.Now(), OK: true}, nil
+		}
+		start := time.Now()
+		stop := startScheduler(t, s)
+		time.Sleep(50 * time.Hour)
+		stop()
+		mu.Lock()
+		defer mu.Unlock()
+		want := []time.Time{start, start.Add(24 * time.Hour), start.Add(48 * time.Hour)}
+		if diff := cmp.Diff(want, drilled); diff != "" {
+			t.Errorf("drill times (-want +got):\n%s", diff)
+		}
+	})
+}
