@@ -353,7 +353,7 @@ func TestRunTakesScheduledSlot(t *testing.T) {
 	cfg.Enabled = true
 	cfg.Schedule = schedule.Daily{Hour: 3}
 	slot := schedule.Daily{Hour: 3}.Next(time.Now())
-	offset := slot.Add(-2 * time.Second).Sub(time.Now())
+	offset := time.Until(slot.Add(-2 * time.Second))
 	clock := func() time.Time { return time.Now().Add(offset) }
 	s := f.scheduler(t, cfg, pgsnap.WithClock(clock))
 	ctx, cancel := context.WithCancel(t.Context())

@@ -38,7 +38,6 @@ func parseSnapshotName(name string) (target string, t time.Time, err error) {
 	return target, t, nil
 }
 
-func dataKey(name string) string     { return name + dataSuffix }
 func manifestKey(name string) string { return name + manifestSuffix }
 
 func isTargetByte(c byte, first bool) bool {

@@ -216,7 +216,7 @@ func TestCancelReturnsPromptly(t *testing.T) {
 				}
 				s.attempt = rec.attempt(time.Now)
 				// Start exactly at 03:00 so the first slot is 24 h away.
-				time.Sleep(schedule.Daily{Hour: 3}.Next(time.Now()).Sub(time.Now()))
+				time.Sleep(time.Until(schedule.Daily{Hour: 3}.Next(time.Now())))
 				stop := startScheduler(t, s)
 				time.Sleep(tc.after)
 				before := time.Now()
@@ -259,7 +259,7 @@ func TestClockJumps(t *testing.T) {
 		}
 		s.attempt = rec.attempt(clock.now)
 		// Start at 01:00 wall time; the slot is 03:00.
-		time.Sleep(schedule.Daily{Hour: 1}.Next(time.Now()).Sub(time.Now()))
+		time.Sleep(time.Until(schedule.Daily{Hour: 1}.Next(time.Now())))
 		stop := startScheduler(t, s)
 		time.Sleep(time.Minute)
 		clock.jump(3 * time.Hour) // now about 04:01: the 03:00 slot has passed

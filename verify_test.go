@@ -293,7 +293,7 @@ func TestScheduledDrillAfterEach(t *testing.T) {
 	cfg.Enabled = true
 	cfg.DrillSchedule = pgsnap.DrillAfterEach
 	slot := (schedule.Daily{Hour: 3}).Next(time.Now())
-	offset := slot.Add(-2 * time.Second).Sub(time.Now())
+	offset := time.Until(slot.Add(-2 * time.Second))
 	s := f.scheduler(t, cfg, pgsnap.WithClock(func() time.Time { return time.Now().Add(offset) }))
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)

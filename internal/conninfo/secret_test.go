@@ -77,12 +77,13 @@ func printedForms(t *testing.T, i Info) map[string]string {
 	}
 	h := holder{Conn: i, inner: i}
 	return map[string]string{
-		"Redacted":       i.Redacted(),
-		"String":         i.String(),
-		"GoString":       i.GoString(),
-		"%v":             fmt.Sprintf("%v", i),
-		"%+v":            fmt.Sprintf("%+v", i),
-		"%#v":            fmt.Sprintf("%#v", i),
+		"Redacted": i.Redacted(),
+		"String":   i.String(),
+		"GoString": i.GoString(),
+		"%v":       fmt.Sprintf("%v", i),
+		"%+v":      fmt.Sprintf("%+v", i),
+		"%#v":      fmt.Sprintf("%#v", i),
+		//lint:ignore S1025 the fmt verb itself is under test
 		"%s":             fmt.Sprintf("%s", i),
 		"%q":             fmt.Sprintf("%q", i),
 		"%v pointer":     fmt.Sprintf("%v", &i),
