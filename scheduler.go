@@ -133,7 +133,7 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 	log := s.log.With("slot", slot)
 	for n := 1; ; n++ {
 		snap, err := s.attempt(ctx, &slot)
-		if !errors.Is(err, ErrSlotTaken) && ctx.Err() == nil {
+		if !errors.Is(err, ErrSlotTaken) && !errors.Is(err, ErrLocked) && ctx.Err() == nil {
 			s.stats.attempt(err, s.now())
 		}
 		switch {
@@ -147,6 +147,20 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 		case errors.Is(err, ErrSlotTaken):
 			log.Info("slot already stored, skipped")
 			return
+		case errors.Is(err, ErrLocked):
+			// Another replica is taking it: wait, then look again; its snapshot ends the
+			// slot here (ErrSlotTaken), its failure frees the lock for this one.
+			delay := s.backoff(1)
+			if !s.now().Add(delay).Before(next) {
+				log.Warn("slot still being taken by another pgsnap when the next is due; left to it")
+				return
+			}
+			log.Info("slot being taken by another pgsnap, waiting", "retry_in", delay)
+			if s.sleep(ctx, delay) != nil {
+				return
+			}
+			n--
+			continue
 		case ctx.Err() != nil:
 			log.Info("snapshot cancelled", "attempt", n)
 			return

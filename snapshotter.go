@@ -79,6 +79,18 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 	dctx, stop := s.withDumpTimeout(ctx, info)
 	defer stop()
 
+	// One writer per target: replicas of a service (or several daemons) share the work through
+	// the database's own advisory lock. The slot check is repeated under the lock, since the
+	// holder may have just committed it.
+	release, err := targetLock(dctx, info, s.target)
+	if err != nil {
+		return Snapshot{}, s.dumpError(dctx, "lock", err)
+	}
+	defer release()
+	if _, err := s.store.Stat(ctx, manifestKey(name)); err == nil && slot != nil {
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w", name, ErrSlotTaken)
+	}
+
 	server, err := dump.ServerVersion(dctx, info)
 	if err != nil {
 		return Snapshot{}, s.dumpError(dctx, "connect to database", err)
