@@ -47,6 +47,42 @@ func (s *Scheduler) SnapshotNow(ctx context.Context) (Snapshot, error) {
 	return snap, nil
 }
 
+// SnapshotSlot takes the snapshot of the schedule's latest due slot (at or before now), once:
+// for a Kubernetes CronJob or a systemd timer that runs `pgsnap snapshot --slot`. With the same
+// lock and already-taken check as Run, an overlapping or retried job never makes a second
+// snapshot for a slot: it returns an error wrapping ErrSlotTaken instead. While another pgsnap
+// holds the lock it waits, then checks again. One attempt otherwise (no retries).
+func (s *Scheduler) SnapshotSlot(ctx context.Context) (Snapshot, error) {
+	if s.cfg.DatabaseURL == "" {
+		return Snapshot{}, lookupSetting("DATABASE_URL").error("", errors.New("required to take a snapshot"))
+	}
+	if err := s.Check(ctx); err != nil {
+		return Snapshot{}, err
+	}
+	s.sweep(ctx)
+	slot := s.sched.Prev(s.now())
+	for {
+		snap, err := s.attempt(ctx, &slot)
+		if errors.Is(err, ErrLocked) {
+			delay := s.backoff(1)
+			s.log.Info("slot being taken by another pgsnap, waiting", "slot", slot, "retry_in", delay)
+			if err := s.sleep(ctx, delay); err != nil {
+				return Snapshot{}, err
+			}
+			continue
+		}
+		if !errors.Is(err, ErrSlotTaken) && ctx.Err() == nil {
+			s.stats.attempt(err, s.now())
+		}
+		if err != nil {
+			return Snapshot{}, err
+		}
+		s.log.Info("snapshot committed", "snapshot", snap.Name, "slot", slot, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond))
+		s.retain(ctx)
+		return snap, nil
+	}
+}
+
 // takeSnapshot is one attempt: dump to a temporary object, commit it, commit the manifest last.
 // On any error nothing new is listed and the temporary object is gone.
 func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot, error) {

@@ -319,3 +319,48 @@ func TestVersionNamesPgDump(t *testing.T) {
 		t.Error("version shows the password")
 	}
 }
+
+// Run-once for orchestrators: three overlapping `snapshot --slot` jobs make one snapshot for
+// the due slot, named after it; the others exit 0 saying it is taken.
+func TestSnapshotSlotOverlappingJobs(t *testing.T) {
+	c := pgtest.Get(t)
+	db := c.CreateDB(t)
+	if err := c.Exec(t.Context(), db, "CREATE TABLE t AS SELECT g, md5(g::text) FROM generate_series(1, 200000) g"); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "snapshots")
+	slot := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	env := map[string]string{"DATABASE_URL": c.URL(db), "SNAPSHOT_DIR": dir, "SNAPSHOT_TIME": slot.Format("15:04")}
+	results := make(chan result, 3)
+	for range 3 {
+		go func() { results <- runPgsnapQuiet(t, env, "snapshot", "--slot") }()
+	}
+	taken, skipped := 0, 0
+	for range 3 {
+		r := <-results
+		switch {
+		case r.code == 0 && strings.TrimSpace(r.stdout) != "":
+			taken++
+			if want := db + "-" + slot.Format("20060102T150405Z"); lastLine(r.stdout) != want {
+				t.Errorf("snapshot --slot printed %q, want %q", lastLine(r.stdout), want)
+			}
+		case r.code == 0 && strings.Contains(r.stderr, "already taken"):
+			skipped++
+		default:
+			t.Errorf("snapshot --slot: exit %d, stderr %q", r.code, r.stderr)
+		}
+	}
+	if taken != 1 || skipped != 2 {
+		t.Errorf("3 overlapping jobs: %d took the slot, %d skipped; want 1 and 2", taken, skipped)
+	}
+	invariants.Report(t, "T29 overlapping snapshot --slot jobs: taken %d/1, skipped %d/2", taken, skipped)
+	invariants.AssertStoreInvariants(t, dir, invariants.Options{Cluster: c, Database: db, DirCreated: true, MinComplete: 1})
+}
+
+// runPgsnapQuiet is runPgsnap for goroutines: it never calls t.Fatal.
+func runPgsnapQuiet(t *testing.T, env map[string]string, args ...string) result {
+	cmd, stdout, stderr := pgsnapCmd(t, env, args...)
+	cmd.Run()                           // the exit code says how it went
+	code := cmd.ProcessState.ExitCode() // -1 when it never ran
+	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+}
