@@ -51,7 +51,8 @@ func (s *Scheduler) SnapshotNow(ctx context.Context) (Snapshot, error) {
 // for a Kubernetes CronJob or a systemd timer that runs `pgsnap snapshot --slot`. With the same
 // lock and already-taken check as Run, an overlapping or retried job never makes a second
 // snapshot for a slot: it returns an error wrapping ErrSlotTaken instead. While another pgsnap
-// holds the lock it waits, then checks again. One attempt otherwise (no retries).
+// holds the lock it waits (up to SNAPSHOT_TIMEOUT), then checks again. One attempt otherwise
+// (no retries).
 func (s *Scheduler) SnapshotSlot(ctx context.Context) (Snapshot, error) {
 	if s.cfg.DatabaseURL == "" {
 		return Snapshot{}, lookupSetting("DATABASE_URL").error("", errors.New("required to take a snapshot"))
@@ -61,9 +62,10 @@ func (s *Scheduler) SnapshotSlot(ctx context.Context) (Snapshot, error) {
 	}
 	s.sweep(ctx)
 	slot := s.sched.Prev(s.now())
+	giveUp := s.now().Add(s.cfg.Timeout) // a holder that hangs is not waited for forever
 	for {
 		snap, err := s.attempt(ctx, &slot)
-		if errors.Is(err, ErrLocked) {
+		if errors.Is(err, ErrLocked) && s.now().Before(giveUp) {
 			delay := s.backoff(1)
 			s.log.Info("slot being taken by another pgsnap, waiting", "slot", slot, "retry_in", delay)
 			if err := s.sleep(ctx, delay); err != nil {
