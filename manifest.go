@@ -115,8 +115,15 @@ func (s Snapshot) check(key string) error {
 	case s.Encrypted:
 		return errors.New("encrypted snapshots are not supported by this pgsnap")
 	}
-	if _, _, err := parseSnapshotName(s.Name); err != nil {
+	if target, _, err := parseSnapshotName(s.Name); err != nil {
 		return fmt.Errorf("name %q: %w", s.Name, err)
+	} else if target != s.Target {
+		return fmt.Errorf("target %q does not match the name %q", s.Target, s.Name)
+	}
+	// The data object must be this snapshot's own: prune deletes what a manifest names, and a
+	// manifest must never lead it to another snapshot's data or a file pgsnap did not write.
+	if s.Data != s.Name+zstdSuffix && s.Data != s.Name+dataSuffix {
+		return fmt.Errorf("data %q is not %s%s or %s%s", s.Data, s.Name, zstdSuffix, s.Name, dataSuffix)
 	}
 	if err := store.ValidKey(s.Data); err != nil {
 		return fmt.Errorf("data %q: %w", s.Data, err)
