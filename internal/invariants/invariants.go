@@ -56,7 +56,7 @@ type Options struct {
 // ShutdownLimit is INV-10's bound from SIGTERM or cancel to return.
 const ShutdownLimit = 5 * time.Second
 
-var snapshotFile = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*-[0-9]{8}T[0-9]{6}Z)\.(json|dump|dump\.zst|drill\.json)$`)
+var snapshotFile = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*-[0-9]{8}T[0-9]{6}Z)\.(json|dump|dump\.zst|dump\.age|dump\.zst\.age|drill\.json)$`)
 
 // sessionGrace is how long a database session may outlive the operation (INV-3).
 const sessionGrace = 2 * time.Second
@@ -114,7 +114,7 @@ func AssertStoreInvariants(t testing.TB, dir string, opts Options) []string {
 		switch m[2] {
 		case "json":
 			manifests[m[1]] = true
-		case "dump", "dump.zst":
+		case "dump", "dump.zst", "dump.age", "dump.zst.age":
 			dataFiles[name] = true
 		}
 	}
