@@ -77,6 +77,14 @@ type Writer interface {
 	Abort() error
 }
 
+// Verifier is implemented by Writers that can confirm, after Commit, that the stored object
+// holds exactly the bytes whose SHA-256 the caller computed, without reading them back (an S3
+// store compares the checksums the server computed on upload). An error says they differ or
+// that the store cannot tell; the caller then reads the object back.
+type Verifier interface {
+	Verify(ctx context.Context, sha256 []byte) error
+}
+
 // ValidKey reports whether key is an acceptable object key: 1-200 bytes of [A-Za-z0-9._-], not
 // starting with '.' or '-'. Returns an error describing the problem.
 func ValidKey(key string) error {

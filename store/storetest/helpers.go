@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -89,21 +90,41 @@ func assertKeys(t *testing.T, s store.Store, want []string) {
 // assertMissing checks that key is invisible to Open and Stat.
 func assertMissing(t *testing.T, s store.Store, key string) {
 	t.Helper()
-	if r, err := s.Open(t.Context(), key); !errors.Is(err, store.ErrNotFound) {
+	r, err := s.Open(t.Context(), key)
+	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Open(%s) = %v, want ErrNotFound", key, err)
 		if err == nil {
 			_ = r.Close()
 		}
+	} else if !strings.Contains(err.Error(), key) {
+		t.Errorf("Open(%s) = %v, want the error to name the key", key, err)
 	}
-	if info, err := s.Stat(t.Context(), key); !errors.Is(err, store.ErrNotFound) {
+	info, err := s.Stat(t.Context(), key)
+	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Stat(%s) = %+v, %v, want ErrNotFound", key, info, err)
+	} else if !strings.Contains(err.Error(), key) {
+		t.Errorf("Stat(%s) = %v, want the error to name the key", key, err)
+	}
+}
+
+// assertNoTemporaries checks, when the backend lets the suite see them, that no temporary object
+// is left.
+func assertNoTemporaries(t *testing.T, s store.Store, o *options) {
+	t.Helper()
+	if o.temporaries == nil {
+		return
+	}
+	if temps := o.temporaries(t, s); len(temps) != 0 {
+		t.Errorf("temporary objects left = %q, want none", temps)
 	}
 }
 
 func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(rand.Uint32())
+	var seed [32]byte
+	for i := range seed {
+		seed[i] = byte(rand.Uint32())
 	}
+	b := make([]byte, n)
+	_, _ = rand.NewChaCha8(seed).Read(b)
 	return b
 }

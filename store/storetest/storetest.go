@@ -6,44 +6,68 @@
 package storetest
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/pgsnap/pgsnap/store"
 )
 
+// bigWrite is larger than the smallest S3 part (5 MiB), so that a backend streaming parts has an
+// upload under way when a case writes it.
+const bigWrite = 6<<20 + 7
+
+// Option adjusts the suite for a backend.
+type Option func(*options)
+
+type options struct {
+	manyObjects int
+	temporaries func(t *testing.T, s store.Store) []string
+}
+
+// ManyObjects sets how many objects the ListMany case commits: default 1100, past the 1000 keys
+// of one S3 listing page, so that pagination is exercised.
+func ManyObjects(n int) Option { return func(o *options) { o.manyObjects = n } }
+
+// Temporaries lets the suite see a backend's temporary objects (temporary files, incomplete
+// multipart uploads), by name, so that it can check that aborted, failed and cancelled writers
+// leave none behind. Without it only List, Stat and Open are checked.
+func Temporaries(f func(t *testing.T, s store.Store) []string) Option {
+	return func(o *options) { o.temporaries = f }
+}
+
 // Run runs the conformance suite against stores made by newStore (a fresh, empty store per call).
 // Cases run as parallel subtests, so newStore is called from several goroutines at once. Each
 // store has passed Check before a case uses it.
-func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) {
 	t.Helper()
+	o := &options{manyObjects: 1100}
+	for _, opt := range opts {
+		opt(o)
+	}
 	cases := []struct {
 		name string
-		fn   func(t *testing.T, s store.Store)
+		fn   func(t *testing.T, s store.Store, o *options)
 	}{
 		{"CheckFresh", testCheckFresh},
 		{"CommitThenRead", testCommitThenRead},
 		{"EmptyObject", testEmptyObject},
 		{"LongestKey", testLongestKey},
 		{"UncommittedInvisible", testUncommittedInvisible},
+		{"ListedIffCommitted", testListedIffCommitted},
 		{"AbortLeavesNothing", testAbortLeavesNothing},
 		{"CommitExisting", testCommitExisting},
 		{"ConcurrentDifferentKeys", testConcurrentDifferentKeys},
 		{"RaceSameKey", testRaceSameKey},
+		{"ConcurrentWriters", testConcurrentWriters},
 		{"ListMany", testListMany},
 		{"Delete", testDelete},
 		{"MissingNotFound", testMissingNotFound},
 		{"InvalidKeys", testInvalidKeys},
 		{"CancelledContext", testCancelledContext},
+		{"CancelMidPut", testCancelMidPut},
 		{"SweepSparesLiveWriter", testSweepSparesLiveWriter},
 	}
 	for _, c := range cases {
@@ -53,12 +77,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			if err := s.Check(t.Context()); err != nil {
 				t.Fatalf("%s.Check() = %v, want nil", s, err)
 			}
-			c.fn(t, s)
+			c.fn(t, s, o)
 		})
 	}
 }
 
-func testCheckFresh(t *testing.T, s store.Store) {
+func testCheckFresh(t *testing.T, s store.Store, o *options) {
 	ctx := t.Context()
 	if err := s.Check(ctx); err != nil {
 		t.Errorf("second Check() = %v, want nil", err)
@@ -69,7 +93,7 @@ func testCheckFresh(t *testing.T, s store.Store) {
 	assertKeys(t, s, nil)
 }
 
-func testCommitThenRead(t *testing.T, s store.Store) {
+func testCommitThenRead(t *testing.T, s store.Store, o *options) {
 	// Larger than a few write buffers, and not a multiple of any power of two.
 	data := randomBytes(5<<20 + 12345)
 	put(t, s, "snap-1.dump", data)
@@ -90,7 +114,7 @@ func testCommitThenRead(t *testing.T, s store.Store) {
 	}
 }
 
-func testEmptyObject(t *testing.T, s store.Store) {
+func testEmptyObject(t *testing.T, s store.Store, o *options) {
 	put(t, s, "empty", nil)
 	assertContent(t, s, "empty", nil)
 	info, err := s.Stat(t.Context(), "empty")
@@ -99,14 +123,14 @@ func testEmptyObject(t *testing.T, s store.Store) {
 	}
 }
 
-func testLongestKey(t *testing.T, s store.Store) {
+func testLongestKey(t *testing.T, s store.Store, o *options) {
 	key := strings.Repeat("k", 200)
 	put(t, s, key, []byte("long"))
 	assertContent(t, s, key, []byte("long"))
 	assertKeys(t, s, []string{key})
 }
 
-func testUncommittedInvisible(t *testing.T, s store.Store) {
+func testUncommittedInvisible(t *testing.T, s store.Store, o *options) {
 	ctx := t.Context()
 	w := create(t, s, "pending")
 	write(t, w, []byte("not yet"))
@@ -118,10 +142,10 @@ func testUncommittedInvisible(t *testing.T, s store.Store) {
 	assertContent(t, s, "pending", []byte("not yet"))
 }
 
-func testAbortLeavesNothing(t *testing.T, s store.Store) {
+func testAbortLeavesNothing(t *testing.T, s store.Store, o *options) {
 	ctx := t.Context()
 	w := create(t, s, "aborted")
-	write(t, w, randomBytes(3<<20))
+	write(t, w, randomBytes(bigWrite))
 	if err := w.Abort(); err != nil {
 		t.Fatalf("Abort() = %v, want nil", err)
 	}
@@ -133,6 +157,7 @@ func testAbortLeavesNothing(t *testing.T, s store.Store) {
 	}
 	assertKeys(t, s, nil)
 	assertMissing(t, s, "aborted")
+	assertNoTemporaries(t, s, o)
 
 	// The key is free again, and Abort after a successful Commit keeps the object.
 	w = create(t, s, "aborted")
@@ -146,9 +171,9 @@ func testAbortLeavesNothing(t *testing.T, s store.Store) {
 	assertContent(t, s, "aborted", []byte("second try"))
 }
 
-func testCommitExisting(t *testing.T, s store.Store) {
+func testCommitExisting(t *testing.T, s store.Store, o *options) {
 	ctx := t.Context()
-	first, second := []byte("first"), []byte("second writer, longer content")
+	first, second := []byte("first"), randomBytes(bigWrite)
 
 	// Both writers start before either commits: the second commit must not replace the first.
 	w1, w2 := create(t, s, "k"), create(t, s, "k")
@@ -172,204 +197,51 @@ func testCommitExisting(t *testing.T, s store.Store) {
 	}
 	assertContent(t, s, "k", first)
 	assertKeys(t, s, []string{"k"})
+	assertNoTemporaries(t, s, o)
 }
 
-func testConcurrentDifferentKeys(t *testing.T, s store.Store) {
-	keys := []string{"left", "right"}
-	data := [][]byte{randomBytes(2<<20 + 1), randomBytes(2<<20 + 2)}
-	errs := make([]error, len(keys))
-	var wg sync.WaitGroup
-	for i := range keys {
-		wg.Go(func() { errs[i] = putErr(t.Context(), s, keys[i], data[i]) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("put(%s) = %v, want nil", keys[i], err)
-		}
-	}
-	for i := range keys {
-		assertContent(t, s, keys[i], data[i])
-	}
-	assertKeys(t, s, keys)
-}
-
-func testRaceSameKey(t *testing.T, s store.Store) {
+// testListedIffCommitted keeps writers in every state side by side and checks that List, Stat
+// and Open show exactly the committed objects at each step.
+func testListedIffCommitted(t *testing.T, s store.Store, o *options) {
 	ctx := t.Context()
-	const writers = 8
-	start := make(chan struct{})
-	errs := make([]error, writers)
-	var wg sync.WaitGroup
-	for i := range writers {
-		wg.Go(func() {
-			w, err := s.Create(ctx, "contended")
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer w.Abort()
-			if _, err := w.Write(writerData(i)); err != nil {
-				errs[i] = err
-				return
-			}
-			<-start // all writers have their temporary object before anyone commits
-			errs[i] = w.Commit(ctx)
-		})
-	}
-	close(start)
-	wg.Wait()
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner >= 0:
-			t.Errorf("writers %d and %d both committed, want exactly one", winner, i)
-		case err == nil:
-			winner = i
-		case !errors.Is(err, store.ErrExists):
-			t.Errorf("writer %d: %v, want nil or ErrExists", i, err)
-		}
-	}
-	if winner < 0 {
-		t.Fatalf("no writer committed, errors %v", errs)
-	}
-	assertContent(t, s, "contended", writerData(winner))
-	assertKeys(t, s, []string{"contended"})
-}
+	big := randomBytes(bigWrite)
+	put(t, s, "done", []byte("committed"))
 
-func writerData(i int) []byte {
-	return bytes.Repeat([]byte(fmt.Sprintf("writer %d;", i)), 1000+i)
-}
-
-func testListMany(t *testing.T, s store.Store) {
-	const n = 1100
-	var want []string
-	for i := range n {
-		// Mixed classes check byte order: '-' < '.' < digits < upper < '_' < lower.
-		want = append(want, fmt.Sprintf("%c%04d%s", "aB7"[i%3], i, []string{"", "-x", ".x", "_x"}[i%4]))
+	open := create(t, s, "open")
+	write(t, open, big)
+	aborted := create(t, s, "aborted")
+	write(t, aborted, big)
+	if err := aborted.Abort(); err != nil {
+		t.Fatalf("Abort(aborted) = %v, want nil", err)
 	}
-	keys := slices.Clone(want)
-	rand.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
-	jobs := make(chan string)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for k := range jobs {
-				errs <- putErr(t.Context(), s, k, []byte(k))
-			}
-		})
-	}
-	for _, k := range keys {
-		jobs <- k
-	}
-	close(jobs)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("put: %v", err)
-		}
-	}
-	slices.Sort(want)
-	list, err := s.List(t.Context())
-	if err != nil {
-		t.Fatalf("List() = %v, want nil", err)
-	}
-	var got []string
-	for _, info := range list {
-		got = append(got, info.Key)
-		if info.Size != int64(len(info.Key)) {
-			t.Errorf("List() entry %s has size %d, want %d", info.Key, info.Size, len(info.Key))
-		}
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("List() keys mismatch (-want +got):\n%s", diff)
-	}
-}
-
-func testDelete(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	if err := s.Delete(ctx, "never-written"); err != nil {
-		t.Errorf("Delete(never-written) = %v, want nil", err)
-	}
-	put(t, s, "doomed", []byte("x"))
-	put(t, s, "kept", []byte("y"))
-	for range 2 {
-		if err := s.Delete(ctx, "doomed"); err != nil {
-			t.Errorf("Delete(doomed) = %v, want nil", err)
-		}
-	}
-	assertMissing(t, s, "doomed")
-	assertKeys(t, s, []string{"kept"})
-	assertContent(t, s, "kept", []byte("y"))
-}
-
-func testMissingNotFound(t *testing.T, s store.Store) {
-	put(t, s, "present", []byte("z"))
-	assertMissing(t, s, "absent")
-}
-
-func testInvalidKeys(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	for _, key := range []string{"", ".hidden", "../x", "a/b", "/abs", "-dash", strings.Repeat("k", 201)} {
-		if w, err := s.Create(ctx, key); err == nil {
-			t.Errorf("Create(%q) = nil error, want error", key)
-			_ = w.Abort()
-		}
-		if r, err := s.Open(ctx, key); err == nil {
-			t.Errorf("Open(%q) = nil error, want error", key)
-			_ = r.Close()
-		}
-		if _, err := s.Stat(ctx, key); err == nil {
-			t.Errorf("Stat(%q) = nil error, want error", key)
-		}
-		if err := s.Delete(ctx, key); err == nil {
-			t.Errorf("Delete(%q) = nil, want error", key)
-		}
-	}
-	assertKeys(t, s, nil)
-}
-
-func testCancelledContext(t *testing.T, s store.Store) {
-	put(t, s, "existing", []byte("data"))
-	w := create(t, s, "late")
-	defer w.Abort()
-	write(t, w, []byte("never committed"))
-
-	ctx, cancel := context.WithCancel(t.Context())
+	loser := create(t, s, "done-later")
+	write(t, loser, big)
+	cancelled := create(t, s, "cancelled")
+	write(t, cancelled, big)
+	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	calls := map[string]func() error{
-		"Check":  func() error { return s.Check(ctx) },
-		"Create": func() error { _, err := s.Create(ctx, "new"); return err },
-		"Open":   func() error { _, err := s.Open(ctx, "existing"); return err },
-		"Stat":   func() error { _, err := s.Stat(ctx, "existing"); return err },
-		"List":   func() error { _, err := s.List(ctx); return err },
-		"Delete": func() error { return s.Delete(ctx, "existing") },
-		"Sweep":  func() error { _, err := s.Sweep(ctx); return err },
-		"Commit": func() error { return w.Commit(ctx) },
+	if err := cancelled.Commit(cctx); err == nil {
+		t.Errorf("Commit(cancelled, cancelled ctx) = nil, want error")
 	}
-	for name, call := range calls {
-		if err := call(); !errors.Is(err, context.Canceled) {
-			t.Errorf("%s(cancelled ctx) = %v, want context.Canceled", name, err)
-		}
-	}
-	assertContent(t, s, "existing", []byte("data"))
-	assertKeys(t, s, []string{"existing"})
-}
 
-func testSweepSparesLiveWriter(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	w := create(t, s, "live")
-	write(t, w, []byte("still writing"))
-	if removed, err := s.Sweep(ctx); err != nil || len(removed) != 0 {
-		t.Errorf("Sweep() = %q, %v, want nothing removed, nil", removed, err)
+	assertKeys(t, s, []string{"done"})
+	for _, k := range []string{"open", "aborted", "done-later", "cancelled"} {
+		assertMissing(t, s, k)
 	}
-	write(t, w, []byte(", done"))
-	if err := w.Commit(ctx); err != nil {
-		t.Fatalf("Commit(live) after Sweep = %v, want nil", err)
+	put(t, s, "done-later", []byte("winner"))
+	if err := loser.Commit(ctx); !errors.Is(err, store.ErrExists) {
+		t.Errorf("Commit(done-later) after another writer's = %v, want ErrExists", err)
 	}
-	assertContent(t, s, "live", []byte("still writing, done"))
-	if removed, err := s.Sweep(ctx); err != nil || len(removed) != 0 {
-		t.Errorf("Sweep() after commit = %q, %v, want nothing removed, nil", removed, err)
+	assertKeys(t, s, []string{"done", "done-later"})
+	assertContent(t, s, "done-later", []byte("winner"))
+
+	write(t, open, []byte("tail"))
+	if err := open.Commit(ctx); err != nil {
+		t.Fatalf("Commit(open) = %v, want nil", err)
 	}
+	assertKeys(t, s, []string{"done", "done-later", "open"})
+	assertContent(t, s, "open", append(slices.Clone(big), "tail"...))
+	assertMissing(t, s, "aborted")
+	assertMissing(t, s, "cancelled")
+	assertNoTemporaries(t, s, o)
 }
