@@ -95,3 +95,50 @@ func FuzzKeepLast(f *testing.F) {
 		}
 	})
 }
+
+func FuzzApply(f *testing.F) {
+	f.Add([]byte{}, uint64(0), uint16(0))
+	f.Add([]byte{1, 1, 12, 2, 2, 12, 3, 3, 12}, uint64(0x0102030405), uint16(3))
+	f.Add([]byte{1, 5, 0, 2, 5, 26, 3, 5, 13}, uint64(0x0000000701), uint16(1)) // ties across zones
+	f.Add([]byte{9, 1, 3, 8, 2, 4, 7, 3, 5}, uint64(0), uint16(40))             // max age alone
+	f.Fuzz(func(t *testing.T, data []byte, counts uint64, maxAgeHours uint16) {
+		items := fuzzItems(data)
+		for i := range items {
+			items[i].Pinned = items[i].Name[len(items[i].Name)-1] == '7'
+		}
+		// Six counts of 4 bits each: last, daily, weekly, monthly, yearly,
+		// min keep; 0 to 15, so invalid policies (min keep 0, no rule) occur.
+		c := func(i int) int { return int(counts >> (4 * i) & 0xf) }
+		p := Policy{Last: c(0), Daily: c(1), Weekly: c(2), Monthly: c(3), Yearly: c(4), MinKeep: c(5),
+			MaxAge: time.Duration(maxAgeHours) * time.Hour}
+		now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+		got, err := Apply(items, p, now)
+
+		names := make(map[string]bool, len(items))
+		for _, it := range items {
+			names[it.Name] = true
+		}
+		if p.Validate() != nil || len(names) != len(items) {
+			if err == nil {
+				t.Fatalf("Apply(%v, %v) = %v, nil; want an error (invalid policy or duplicate names)", items, p, got)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("Apply(%v, %v) error = %v, want nil", items, p, err)
+		}
+		want := reference(items, p, now)
+		kept := 0
+		for i, d := range got {
+			if d.Keep != want[d.Name] || d.Reason == "" || d.Pinned && !d.Keep || i == 0 && !d.Keep {
+				t.Fatalf("Apply(%v, %v)[%d] = %+v, want keep = %v with a reason", items, p, i, d, want[d.Name])
+			}
+			if d.Keep {
+				kept++
+			}
+		}
+		if len(got) != len(items) || kept < min(p.MinKeep, len(items)) {
+			t.Fatalf("Apply(%d items, %v) = %d decisions, %d kept; want %d, at least %d", len(items), p, len(got), kept, len(items), min(p.MinKeep, len(items)))
+		}
+	})
+}

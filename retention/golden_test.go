@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current KeepLast")
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current KeepLast and Apply")
 
 // goldenCase is the JSON input format of testdata/*.json. Item carries no
 // JSON tags (it is API, not a file format), so the test owns this shape.

@@ -75,14 +75,29 @@ func parseError(s, problem string) error {
 	return &ParseError{Value: s, Problem: problem}
 }
 
-// ParseError reports a schedule value that does not parse.
+// ParseError reports a schedule or time zone value that does not parse.
+// Its message quotes the value (escaped) and states the accepted form, but
+// names no setting: callers add that, or use Problem and their own form.
 type ParseError struct {
 	Value   string // the value given
 	Problem string // what is wrong with it, e.g. "hour 25 out of range 00-23"
+	// What names the kind of value, e.g. "cron schedule" or "time zone";
+	// empty means "time", the daily HH:MM form.
+	What string
+	// Want is the accepted form; empty means the daily one
+	// ("HH:MM, 00:00–23:59, UTC").
+	Want string
 }
 
 func (e *ParseError) Error() string {
-	return fmt.Sprintf("invalid time %s: %s (want %s)", strconv.Quote(e.Value), e.Problem, dailyForm)
+	what, want := e.What, e.Want
+	if what == "" {
+		what = "time"
+	}
+	if want == "" {
+		want = dailyForm
+	}
+	return fmt.Sprintf("invalid %s %s: %s (want %s)", what, strconv.Quote(e.Value), e.Problem, want)
 }
 
 // Valid reports whether d is a time of day: Hour 0-23 and Minute 0-59.

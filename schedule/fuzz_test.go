@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -65,5 +66,46 @@ func FuzzParseDaily(f *testing.F) {
 		if got := d.Prev(next); !got.Equal(next) {
 			t.Fatalf("%v.Prev(%v) = %v, want the slot itself", d, next, got)
 		}
+	})
+}
+
+func FuzzParseCron(f *testing.F) {
+	seeds := []string{
+		"30 2 * * *", "*/15 * * * *", "0 9-17/2 * * MON-FRI", "0 22-2 * * *", "0 0 29 2 *",
+		"0 3 1 * MON", "5/20 * * * *", "0,30 1,13 1,15 jan,Jul *", "0\t3  * * *", "@hourly",
+		"@daily", "@weekly", "@monthly", "@yearly", "@every 1h", "@reboot", "", " 0 3 * * *",
+		"60 * * * *", "0 30 2 * * *", "0 0 30 2 *", "*/0 * * * *", "*/60 * * * *", "0 0 L * *",
+		"H 3 * * *", "TZ=UTC 0 3 * * *", "0 0 ? * MON", "99999999999 * * * *", "-1 * * * *",
+		"0 0 * * 0-7/7", "1-5,7-9/2,*/3 * * * *", "\xff\xfe",
+	}
+	zones := []string{"UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "America/Sao_Paulo"}
+	for i, s := range seeds {
+		f.Add(s, int64(1_795_000_000+i*3_607), int64(i*123_456_789), uint8(i))
+	}
+	// Instants stay within years 1900-2300: far outside it zone rules and
+	// calendar arithmetic say nothing about the parser.
+	fuzzMin := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	fuzzMax := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	f.Fuzz(func(t *testing.T, expr string, sec, nsec int64, zone uint8) {
+		loc, err := ParseTZ(zones[int(zone)%len(zones)])
+		if err != nil {
+			t.Fatalf("ParseTZ: %v", err)
+		}
+		c, err := ParseCron(expr, loc)
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) || pe.Value != expr || c.spec != nil {
+				t.Fatalf("ParseCron(%q) = %v, %#v; want the zero Cron and a *ParseError with the value", expr, c, err)
+			}
+			return
+		}
+		again, err := ParseCron(c.String(), loc)
+		if err != nil || !again.Equal(c) || again.String() != c.String() {
+			t.Fatalf("ParseCron(ParseCron(%q).String() = %q) = %v, %v; want the same schedule", expr, c.String(), again, err)
+		}
+		span := fuzzMax - fuzzMin
+		sec = fuzzMin + ((sec%span)+span)%span
+		nsec = ((nsec % 1e9) + 1e9) % 1e9
+		checkContract(t, c, time.Unix(sec, nsec))
 	})
 }
