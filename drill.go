@@ -55,14 +55,14 @@ func (s *Scheduler) DrillSnapshot(ctx context.Context, snap Snapshot) (Drill, er
 	err := s.drill(ctx, snap, &d)
 	d.Duration = s.now().Sub(start)
 	d.OK = err == nil
-	if ctx.Err() == nil {
-		s.stats.drill(err)
-	}
 	if err != nil {
 		d.Error = err.Error()
 	}
 	if ctx.Err() == nil {
-		if serr := s.saveDrill(ctx, d); serr != nil {
+		s.stats.drill(d, err)
+	}
+	if ctx.Err() == nil {
+		if serr := s.saveDrill(ctx, snap, d); serr != nil {
 			s.log.Warn("store drill result", "snapshot", snap.Name, "err", serr)
 		}
 	}
@@ -184,16 +184,17 @@ func countRows(ctx context.Context, target conninfo.Info, want map[string]int64)
 }
 
 // saveDrill stores d beside its snapshot, replacing the previous result.
-func (s *Scheduler) saveDrill(ctx context.Context, d Drill) error {
+func (s *Scheduler) saveDrill(ctx context.Context, snap Snapshot, d Drill) error {
+	st := s.storeOf(snap).st
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return err
 	}
 	key := d.Snapshot + drillSuffix
-	if err := s.store.Delete(ctx, key); err != nil {
+	if err := st.Delete(ctx, key); err != nil {
 		return err
 	}
-	w, err := s.store.Create(ctx, key)
+	w, err := st.Create(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -205,8 +206,9 @@ func (s *Scheduler) saveDrill(ctx context.Context, d Drill) error {
 }
 
 // readDrill returns the latest drill stored for a snapshot, or nil.
-func (s *Scheduler) readDrill(ctx context.Context, name string) *Drill {
-	r, err := s.store.Open(ctx, name+drillSuffix)
+func (s *Scheduler) readDrill(ctx context.Context, snap Snapshot) *Drill {
+	name := snap.Name
+	r, err := s.storeOf(snap).st.Open(ctx, name+drillSuffix)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.Warn("read drill result", "snapshot", name, "err", err)

@@ -49,10 +49,30 @@ type Snapshot struct {
 	// Rows is every dumped table's row count, keyed "schema"."table" (quoted identifiers),
 	// counted from the dump stream itself. Absent when it could not be counted.
 	Rows map[string]int64 `json:"rows,omitempty"`
+	// CompressionLevel is the zstd encoder level ("fastest", "default", "better", "best").
+	CompressionLevel string `json:"compression_level,omitempty"`
+	// ChunkSize is the bytes of archive in each independent zstd frame.
+	ChunkSize int64 `json:"chunk_size,omitempty"`
+	// Encryption is EncryptionAge when Encrypted.
+	Encryption string `json:"encryption,omitempty"`
+	// Recipients are the public keys the data object is encrypted to. Never an identity.
+	Recipients []string `json:"recipients,omitempty"`
+
+	// Destinations is how each destination fared when the snapshot was written.
+	Destinations []DestinationResult `json:"destinations,omitempty"`
 
 	// Drill is the latest restore drill of this snapshot, stored beside it; List fills it in.
-	// It is never part of the manifest file.
+	// It is never part of the manifest file, nor are StoredIn and Missing.
 	Drill *Drill `json:"drill,omitempty"`
+	// StoredIn names the destinations that hold the snapshot now; List fills it in.
+	StoredIn []string `json:"stored_in,omitempty"`
+	// Missing names the configured destinations that do not hold it (yet): the snapshot is
+	// incomplete until sync copies it there.
+	Missing []string `json:"missing,omitempty"`
+	// Pinned snapshots are never deleted by retention (pgsnap pin/unpin); List fills it in.
+	Pinned bool `json:"pinned,omitempty"`
+
+	src *destination // where it was read from
 }
 
 // Time is the snapshot's place in time for ordering and retention: its slot when scheduled,
@@ -68,7 +88,7 @@ func (s Snapshot) Time() time.Time {
 func (s Snapshot) Duration() time.Duration { return s.FinishedAt.Sub(s.StartedAt) }
 
 func encodeManifest(s Snapshot) ([]byte, error) {
-	s.Drill = nil
+	s.Drill, s.StoredIn, s.Missing, s.Pinned = nil, nil, nil, false
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
 	}
@@ -87,7 +107,7 @@ func decodeManifest(key string, b []byte) (Snapshot, error) {
 	if err := dec.Decode(&s); err != nil {
 		return Snapshot{}, fmt.Errorf("invalid manifest %s: %w", key, err)
 	}
-	s.Drill = nil
+	s.Drill, s.StoredIn, s.Missing, s.Pinned = nil, nil, nil, false
 	if err := s.check(key); err != nil {
 		return Snapshot{}, fmt.Errorf("invalid manifest %s: %w", key, err)
 	}
@@ -110,10 +130,14 @@ func (s Snapshot) check(key string) error {
 		return fmt.Errorf("size %d", s.Size)
 	case s.Format != FormatCustom:
 		return fmt.Errorf("unknown format %q", s.Format)
-	case s.Compression != CompressionPGDump && s.Compression != CompressionZstd:
+	case s.Compression != CompressionPGDump && s.Compression != CompressionZstd && s.Compression != CompressionNone:
 		return fmt.Errorf("unknown compression %q", s.Compression)
-	case s.Encrypted:
-		return errors.New("encrypted snapshots are not supported by this pgsnap")
+	case s.Encrypted && s.Encryption != EncryptionAge:
+		return fmt.Errorf("unknown encryption %q", s.Encryption)
+	case s.Encrypted && len(s.Recipients) == 0:
+		return errors.New("encrypted, but no recipients")
+	case !s.Encrypted && s.Encryption != "":
+		return fmt.Errorf("encryption %q, but not encrypted", s.Encryption)
 	}
 	if target, _, err := parseSnapshotName(s.Name); err != nil {
 		return fmt.Errorf("name %q: %w", s.Name, err)
@@ -122,8 +146,8 @@ func (s Snapshot) check(key string) error {
 	}
 	// The data object must be this snapshot's own: prune deletes what a manifest names, and a
 	// manifest must never lead it to another snapshot's data or a file pgsnap did not write.
-	if s.Data != s.Name+zstdSuffix && s.Data != s.Name+dataSuffix {
-		return fmt.Errorf("data %q is not %s%s or %s%s", s.Data, s.Name, zstdSuffix, s.Name, dataSuffix)
+	if want := s.Name + dataSuffixFor(s.Compression, s.Encrypted); s.Data != want {
+		return fmt.Errorf("data %q is not %q", s.Data, want)
 	}
 	if err := store.ValidKey(s.Data); err != nil {
 		return fmt.Errorf("data %q: %w", s.Data, err)

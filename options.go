@@ -45,7 +45,24 @@ func WithBackoff(delay func(n int) time.Duration) Option {
 func WithStore(st store.Store) Option {
 	return func(s *Scheduler) {
 		if st != nil {
-			s.store = st
+			s.dests = []*destination{{name: st.String(), st: st}}
+		}
+	}
+}
+
+// WithStores keeps snapshots in several stores at once (replacing the configured destinations):
+// one dump feeds them all, each commits on its own, and Sync copies a snapshot to a store that
+// missed it.
+func WithStores(stores ...store.Store) Option {
+	return func(s *Scheduler) {
+		var dests []*destination
+		for _, st := range stores {
+			if st != nil {
+				dests = append(dests, &destination{name: st.String(), st: st})
+			}
+		}
+		if len(dests) > 0 {
+			s.dests = dests
 		}
 	}
 }

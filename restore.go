@@ -2,8 +2,6 @@ package pgsnap
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +26,11 @@ type RestoreOptions struct {
 	// NoOwner skips restoring object ownership and privileges (for a server without the
 	// source's roles).
 	NoOwner bool
+	// Stream pipes the decoded snapshot into pg_restore instead of writing a temporary file
+	// first (for little disk): one job only, and the stored bytes are checked as they pass, so
+	// a damaged snapshot fails the restore at its end (and a database pgsnap created is dropped)
+	// rather than before it starts.
+	Stream bool
 }
 
 // CorruptError reports a snapshot whose stored bytes do not match its manifest.
@@ -67,8 +70,15 @@ func (s *Scheduler) Restore(ctx context.Context, name string, opts RestoreOption
 	if err != nil {
 		return Snapshot{}, err
 	}
-	file, cleanup, err := s.archiveFile(ctx, snap, s.cfg.TempDir)
-	if err != nil {
+	file, cleanup := "", func() {}
+	if opts.Stream {
+		opts.Jobs = 1
+		if snap.Encrypted {
+			if _, err := s.identities(snap); err != nil {
+				return snap, err // before the target is touched
+			}
+		}
+	} else if file, cleanup, err = s.archiveFile(ctx, snap, s.cfg.TempDir); err != nil {
 		return snap, err
 	}
 	defer cleanup()
@@ -87,10 +97,15 @@ func (s *Scheduler) Restore(ctx context.Context, name string, opts RestoreOption
 		return snap, err
 	}
 	s.log.Info("restoring", "snapshot", snap.Name, "database", target.Database(), "pg_restore", bin.Path, "jobs", opts.Jobs)
-	err = dump.Restore(ctx, dump.RestoreOptions{
+	ropts := dump.RestoreOptions{
 		Conn: target, Binary: bin, Server: serverVersion, File: file,
 		Jobs: opts.Jobs, NoOwner: opts.NoOwner, Logger: s.log,
-	})
+	}
+	if opts.Stream {
+		err = s.restoreStream(ctx, snap, ropts)
+	} else {
+		err = dump.Restore(ctx, ropts)
+	}
 	if err != nil {
 		return snap, s.dropCreated(ctx, target, created, fmt.Errorf("restore %s into %s: %w", snap.Name, target.Database(), err))
 	}
@@ -108,6 +123,27 @@ func (s *Scheduler) Restore(ctx context.Context, name string, opts RestoreOption
 		return snap, s.dropCreated(ctx, target, created, fmt.Errorf("restore %s into %s: %w", snap.Name, target.Database(), err))
 	}
 	return snap, nil
+}
+
+// restoreStream pipes the decoded snapshot into pg_restore and checks the stored bytes against
+// the manifest once they have all passed.
+func (s *Scheduler) restoreStream(ctx context.Context, snap Snapshot, opts dump.RestoreOptions) error {
+	o, err := s.openStored(ctx, snap)
+	if err != nil {
+		return err
+	}
+	defer o.close()
+	a, err := decompressor(o.plain, snap.Compression)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	opts.Input = a
+	restoreErr := dump.Restore(ctx, opts)
+	if err := o.raw.verify(snap); err != nil {
+		return err // the cause, when pg_restore failed on damaged input
+	}
+	return restoreErr
 }
 
 // targetServerVersion asks the target's server its version, through the maintenance
@@ -136,30 +172,6 @@ func restoreBinary(ctx context.Context, snap Snapshot, server dump.Version, binD
 		need = v
 	}
 	return dump.Find(ctx, "pg_restore", need, binDir)
-}
-
-// verifyData reads the snapshot's data object into w and checks its size and SHA-256 against
-// the manifest.
-func (s *Scheduler) verifyData(ctx context.Context, snap Snapshot, w io.Writer) error {
-	r, err := s.store.Open(ctx, snap.Data)
-	if err != nil {
-		return &CorruptError{Name: snap.Name, Reason: fmt.Sprintf("data object: %v", err)}
-	}
-	defer r.Close()
-	h := sha256.New()
-	s.progress.Begin("read "+snap.Name, snap.Size)
-	defer s.progress.End()
-	n, err := io.Copy(io.MultiWriter(w, h), progressReader{readerWithContext(ctx, r), s.progress})
-	if err != nil {
-		return fmt.Errorf("read snapshot %s: %w", snap.Name, err)
-	}
-	if n != snap.Size {
-		return &CorruptError{Name: snap.Name, Reason: fmt.Sprintf("size %d, manifest says %d", n, snap.Size)}
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != snap.SHA256 {
-		return &CorruptError{Name: snap.Name, Reason: fmt.Sprintf("sha256 %s, manifest says %s", got, snap.SHA256)}
-	}
-	return nil
 }
 
 // prepareTarget creates the target database when missing (created = true). One that has user

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -35,15 +36,17 @@ func (s *Scheduler) SnapshotNow(ctx context.Context) (Snapshot, error) {
 		return Snapshot{}, err
 	}
 	s.sweep(ctx)
+	defer s.runNotifiers(ctx)(true)
+	s.notifyStart()
 	snap, err := s.attempt(ctx, nil)
 	if ctx.Err() == nil {
-		s.stats.attempt(err, s.now())
+		s.recordAttempt(snap, err, false)
 	}
 	if err != nil {
 		return Snapshot{}, err
 	}
 	s.log.Info("snapshot committed", "snapshot", snap.Name, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond))
-	s.retain(ctx)
+	s.retain(ctx, snap)
 	return snap, nil
 }
 
@@ -61,6 +64,7 @@ func (s *Scheduler) SnapshotSlot(ctx context.Context) (Snapshot, error) {
 		return Snapshot{}, err
 	}
 	s.sweep(ctx)
+	defer s.runNotifiers(ctx)(true)
 	slot := s.sched.Prev(s.now())
 	giveUp := s.now().Add(s.cfg.Timeout) // a holder that hangs is not waited for forever
 	for {
@@ -74,13 +78,13 @@ func (s *Scheduler) SnapshotSlot(ctx context.Context) (Snapshot, error) {
 			continue
 		}
 		if !errors.Is(err, ErrSlotTaken) && ctx.Err() == nil {
-			s.stats.attempt(err, s.now())
+			s.recordAttempt(snap, err, false)
 		}
 		if err != nil {
 			return Snapshot{}, err
 		}
 		s.log.Info("snapshot committed", "snapshot", snap.Name, "slot", slot, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond))
-		s.retain(ctx)
+		s.retain(ctx, snap)
 		return snap, nil
 	}
 }
@@ -100,13 +104,12 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 		at = slot.UTC()
 	}
 	name := snapshotName(s.target, at)
-	if _, err := s.store.Stat(ctx, manifestKey(name)); err == nil {
-		if slot != nil {
-			return Snapshot{}, fmt.Errorf("snapshot %s: %w", name, ErrSlotTaken)
-		}
+	if taken, err := s.stored(ctx, name); err != nil {
+		return Snapshot{}, err
+	} else if taken && slot != nil {
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w", name, ErrSlotTaken)
+	} else if taken {
 		return Snapshot{}, fmt.Errorf("snapshot %s: %w (one manual snapshot per second)", name, store.ErrExists)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return Snapshot{}, s.storeError(err)
 	}
 
 	info, err := s.cfg.DatabaseURL.parse()
@@ -125,7 +128,7 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 		return Snapshot{}, s.dumpError(dctx, "lock", err)
 	}
 	defer release()
-	if _, err := s.store.Stat(ctx, manifestKey(name)); err == nil && slot != nil {
+	if taken, _ := s.stored(ctx, name); taken && slot != nil {
 		return Snapshot{}, fmt.Errorf("snapshot %s: %w", name, ErrSlotTaken)
 	}
 
@@ -139,20 +142,25 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 	}
 	log.Debug("dumping", "pg_dump", bin.Path, "pg_dump_version", bin.Version.String(), "server_version", server.String())
 
-	key := name + zstdSuffix
-	w, err := s.store.Create(ctx, key)
+	encoding, err := s.encoding()
 	if err != nil {
-		return Snapshot{}, s.storeError(err)
+		return Snapshot{}, err
 	}
-	defer w.Abort() // no-op after Commit
-	// pg_dump writes the archive uncompressed; pgsnap counts its rows and compresses it, then
-	// hashes and stores what it compressed: one pass, nothing written twice.
+	key := name + encoding.suffix()
+	w, err := s.createOutputs(ctx, key)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	defer w.abort() // no-op for committed objects
+	// pg_dump writes the archive uncompressed; pgsnap counts its rows and compresses it (on
+	// other goroutines, in independent frames), encrypts it, then hashes and stores the result:
+	// one pass, nothing written twice, no plaintext on disk when encrypting.
 	h := sha256.New()
 	s.progress.Begin("snapshot "+name, -1)
 	progressDone := sync.OnceFunc(s.progress.End)
 	defer progressDone()
 	stored := &countingWriter{w: progressWriter{io.MultiWriter(w, h), s.progress}}
-	enc, err := newEncoder(stored)
+	enc, err := encoding.newEncoder(stored)
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -166,12 +174,12 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 		Args:            []string{"--compress=0"},
 		Logger:          log,
 	}, io.MultiWriter(enc, counter, &head))
-	closeErr := enc.Close() // always: it ends the encoder's goroutines
 	if err != nil {
+		enc.Abort(err) // ends the encoder's goroutines
 		return Snapshot{}, s.dumpError(dctx, "dump", s.lockWaitHint(err))
 	}
-	if closeErr != nil {
-		return Snapshot{}, s.storeError(closeErr)
+	if err := enc.Close(); err != nil {
+		return Snapshot{}, err
 	}
 	if archiveSize == 0 {
 		return Snapshot{}, errors.New("pg_dump exited 0 but wrote nothing")
@@ -183,8 +191,8 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 	if rowsErr != nil {
 		log.Warn("row counts unavailable; the snapshot is kept without them", "err", rowsErr)
 	}
-	if err := w.Commit(ctx); err != nil {
-		return Snapshot{}, s.storeError(err)
+	if err := w.commit(ctx); err != nil {
+		return Snapshot{}, err
 	}
 
 	host, _ := os.Hostname()
@@ -199,7 +207,6 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 		Size:            stored.n,
 		SHA256:          hex.EncodeToString(h.Sum(nil)),
 		Format:          FormatCustom,
-		Compression:     CompressionZstd,
 		PGDumpVersion:   bin.Version.String(),
 		ServerVersion:   server.String(),
 		Labels:          s.labels,
@@ -208,33 +215,90 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 		ArchiveSize:     archiveSize,
 		Rows:            rows,
 	}
+	encoding.describe(&snap)
 	if slot != nil {
 		t := slot.UTC()
 		snap.Slot = &t
 	}
 	progressDone() // the gate reports its own reading
-	failpoint("after-data-commit", s.store, snap.Data)
+	failpoint("after-data-commit", s.dests[0].st, snap.Data)
+	return s.commitEverywhere(ctx, w, snap, log)
+}
+
+// commitEverywhere passes the committed data object of each destination through the commit
+// gate, then commits the manifest there, last. A destination that fails either step gets no
+// snapshot (its data object is removed) and is logged, counted and left to sync; the snapshot
+// fails only when no destination has it.
+func (s *Scheduler) commitEverywhere(ctx context.Context, w *fanout, snap Snapshot, log *slog.Logger) (Snapshot, error) {
 	// The commit gate: only a snapshot whose stored bytes check out gets a manifest.
 	gateStart := s.now()
-	if err := s.gate(ctx, snap); err != nil {
-		s.removeData(ctx, snap.Data)
-		return Snapshot{}, fmt.Errorf("commit gate (SNAPSHOT_VERIFY=%s): %w", s.cfg.Verify, err)
+	for _, o := range w.live() {
+		in := snap
+		in.src = o.d
+		if err := s.gate(ctx, in, o.w); err != nil {
+			s.removeData(ctx, o.d, snap.Data)
+			if ctx.Err() != nil {
+				return Snapshot{}, ctx.Err()
+			}
+			o.fail(fmt.Errorf("commit gate (SNAPSHOT_VERIFY=%s): %w", s.cfg.Verify, err))
+		}
 	}
-	log.Debug("commit gate passed", "verify", s.cfg.Verify, "duration", s.now().Sub(gateStart))
-	if err := s.commitManifest(ctx, snap); err != nil {
-		s.removeData(ctx, snap.Data)
+	if err := w.err(); err != nil {
 		return Snapshot{}, err
 	}
+	log.Debug("commit gate passed", "verify", s.cfg.Verify, "duration", s.now().Sub(gateStart))
+	snap.Destinations = w.results()
+	for _, o := range w.live() {
+		if err := s.commitManifest(ctx, o.d, snap); err != nil {
+			s.removeData(ctx, o.d, snap.Data)
+			if ctx.Err() != nil {
+				return Snapshot{}, ctx.Err()
+			}
+			o.fail(err)
+		}
+	}
+	if err := w.err(); err != nil {
+		return Snapshot{}, err
+	}
+	for _, o := range w.outs {
+		if o.err != nil {
+			s.stats.destinationFailed(o.d.name)
+			log.Error("destination missed the snapshot; it is copied there by the next sync", "destination", o.d.name, "err", o.err)
+			snap.Missing = append(snap.Missing, o.d.name)
+		} else {
+			snap.StoredIn = append(snap.StoredIn, o.d.name)
+		}
+	}
+	snap.src = w.live()[0].d
 	return snap, nil
+}
+
+// stored reports whether a snapshot's manifest is committed in any destination. A destination
+// that cannot tell is skipped, unless none can.
+func (s *Scheduler) stored(ctx context.Context, name string) (bool, error) {
+	var errs []error
+	for _, d := range s.dests {
+		_, err := d.st.Stat(ctx, manifestKey(name))
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, d.wrap(err))
+		}
+	}
+	if len(errs) == len(s.dests) {
+		return false, errors.Join(errs...)
+	}
+	return false, nil
 }
 
 // removeData removes a committed data object that will get no manifest: it is not a snapshot.
 // If that fails too, prune removes it once it is provably stale.
-func (s *Scheduler) removeData(ctx context.Context, key string) {
+func (s *Scheduler) removeData(ctx context.Context, d *destination, key string) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if err := s.store.Delete(cctx, key); err != nil {
-		s.log.Warn("remove data object without manifest", "file", key, "err", err)
+	if err := d.st.Delete(cctx, key); err != nil {
+		s.log.Warn("remove data object without manifest", "destination", d.name, "object", key, "err", err)
 	}
 }
 
@@ -249,21 +313,21 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *Scheduler) commitManifest(ctx context.Context, snap Snapshot) error {
+func (s *Scheduler) commitManifest(ctx context.Context, d *destination, snap Snapshot) error {
 	b, err := encodeManifest(snap)
 	if err != nil {
 		return err
 	}
-	w, err := s.store.Create(ctx, manifestKey(snap.Name))
+	w, err := d.st.Create(ctx, manifestKey(snap.Name))
 	if err != nil {
-		return s.storeError(err)
+		return d.wrap(err)
 	}
 	defer w.Abort()
 	if _, err := w.Write(b); err != nil {
-		return s.storeError(err)
+		return d.wrap(err)
 	}
 	if err := w.Commit(ctx); err != nil {
-		return s.storeError(err)
+		return d.wrap(err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ type RestoreOptions struct {
 	Binary  Binary        // pg_restore, from Find
 	Server  Version       // the target server's version
 	File    string        // a custom-format archive
+	Input   io.Reader     // instead of File: the archive streamed to pg_restore's stdin (Jobs must be 1)
 	Jobs    int           // parallel jobs, >= 1
 	Clean   bool          // --clean --if-exists: drop objects before recreating them
 	NoOwner bool          // --no-owner --no-privileges
@@ -34,12 +36,20 @@ func Restore(ctx context.Context, opts RestoreOptions) error {
 	if opts.Binary.Path == "" {
 		return errors.New("restore: no pg_restore binary: use Find")
 	}
-	file, err := filepath.Abs(opts.File) // an absolute path cannot be taken for an option
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if _, err := os.Stat(file); err != nil {
-		return fmt.Errorf("restore: %w", err)
+	var file string
+	if opts.Input != nil {
+		if opts.File != "" || opts.Jobs != 1 {
+			return errors.New("restore: a streamed archive takes no File and one job")
+		}
+	} else {
+		var err error
+		file, err = filepath.Abs(opts.File) // an absolute path cannot be taken for an option
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		if _, err := os.Stat(file); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
 	}
 	args := []string{
 		"--no-password",
@@ -53,14 +63,17 @@ func Restore(ctx context.Context, opts RestoreOptions) error {
 	if opts.NoOwner {
 		args = append(args, "--no-owner", "--no-privileges")
 	}
-	args = append(args, file)
+	if file != "" {
+		args = append(args, file)
+	}
 	j := job{
 		tool:     toolName(opts.Binary, "pg_restore"),
 		path:     opts.Binary.Path,
 		args:     args,
 		password: opts.Conn.Password(),
 		logger:   opts.Logger,
+		stdin:    opts.Input,
 	}
-	_, err = j.run(ctx, nil)
+	_, err := j.run(ctx, nil)
 	return err
 }

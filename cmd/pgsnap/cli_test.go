@@ -140,17 +140,20 @@ func TestRunDisabledExitsZero(t *testing.T) {
 }
 
 type listed struct {
-	Name          string     `json:"name"`
-	Target        string     `json:"target"`
-	Slot          *time.Time `json:"slot"`
-	StartedAt     time.Time  `json:"started_at"`
-	FinishedAt    time.Time  `json:"finished_at"`
-	Size          int64      `json:"size"`
-	SHA256        string     `json:"sha256"`
-	Data          string     `json:"data"`
-	Format        string     `json:"format"`
-	PGDumpVersion string     `json:"pg_dump_version"`
-	ServerVersion string     `json:"server_version"`
+	Name          string            `json:"name"`
+	Target        string            `json:"target"`
+	Slot          *time.Time        `json:"slot"`
+	StartedAt     time.Time         `json:"started_at"`
+	FinishedAt    time.Time         `json:"finished_at"`
+	Size          int64             `json:"size"`
+	SHA256        string            `json:"sha256"`
+	Data          string            `json:"data"`
+	Format        string            `json:"format"`
+	PGDumpVersion string            `json:"pg_dump_version"`
+	ServerVersion string            `json:"server_version"`
+	Labels        map[string]string `json:"labels"`
+	StoredIn      []string          `json:"stored_in"`
+	Missing       []string          `json:"missing"`
 }
 
 func listJSON(t *testing.T, env map[string]string) []listed {

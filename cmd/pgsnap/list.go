@@ -3,6 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,7 +19,7 @@ func (a *app) listCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List complete snapshots, newest first",
-		Long: `List every complete snapshot in SNAPSHOT_DIR (of any target), newest first.
+		Long: `List every complete snapshot in every destination (of any target), newest first. COPIES says\nhow many destinations hold it; an incomplete one is copied to the others by sync.
 With --json, print an array of manifests: name, target, slot (null for a manual snapshot),
 started_at, finished_at, size, sha256, format, compression, encrypted, pg_dump_version,
 server_version, labels, rows (per table), and drill (the latest restore drill), and more.`,
@@ -39,21 +42,46 @@ server_version, labels, rows (per table), and drill (the latest restore drill), 
 				return enc.Encode(snaps)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tTARGET\tKIND\tTIME (UTC)\tSIZE\tDURATION\tROWS\tLAST DRILL")
+			fmt.Fprintln(tw, "NAME\tTARGET\tKIND\tTIME (UTC)\tSIZE\tDURATION\tROWS\tLAST DRILL\tCOPIES\tLABELS")
 			for _, sn := range snaps {
 				kind := "manual"
 				if sn.Slot != nil {
 					kind = "scheduled"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.Name, sn.Target, kind,
+				if sn.Pinned {
+					kind += ",pinned"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.Name, sn.Target, kind,
 					sn.Time().UTC().Format(time.DateTime), humanBytes(sn.Size), sn.Duration().Round(time.Millisecond),
-					rowsColumn(sn), drillColumn(sn.Drill))
+					rowsColumn(sn), drillColumn(sn.Drill), copiesColumn(sn), labelsColumn(sn))
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// copiesColumn says how many destinations hold the snapshot, and which lack it: an incomplete
+// snapshot waits for sync.
+func copiesColumn(sn pgsnap.Snapshot) string {
+	have, all := len(sn.StoredIn), len(sn.StoredIn)+len(sn.Missing)
+	if len(sn.Missing) == 0 {
+		return fmt.Sprintf("%d/%d", have, all)
+	}
+	return fmt.Sprintf("%d/%d incomplete, missing %s", have, all, strings.Join(sn.Missing, ", "))
+}
+
+func labelsColumn(sn pgsnap.Snapshot) string {
+	if len(sn.Labels) == 0 {
+		return "-"
+	}
+	keys := slices.Sorted(maps.Keys(sn.Labels))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + sn.Labels[k]
+	}
+	return strings.Join(parts, ",")
 }
 
 func humanBytes(n int64) string {

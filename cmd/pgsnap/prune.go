@@ -13,7 +13,8 @@ func (a *app) pruneCmd() *cobra.Command {
 		Short: "Keep the newest SNAPSHOT_RETENTION snapshots of the target, delete the others",
 		Long: `Apply retention to the target's snapshots (SNAPSHOT_TARGET, or the database named in
 DATABASE_URL): keep the newest SNAPSHOT_RETENTION complete snapshots, ordered by their manifest's
-slot or start time, and delete the others, manifest first. Other targets' snapshots and files pgsnap
+slot or start time, and delete the others, manifest first. Each destination is pruned from
+what it lists itself. Other targets' snapshots and files pgsnap
 did not write are never touched. --dry-run only prints the decisions.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -30,7 +31,7 @@ did not write are never touched. --dry-run only prints the decisions.`,
 						verb = "would delete"
 					}
 				}
-				fmt.Fprintf(a.stdout, "%s %s (%s)\n", verb, d.Name, d.Reason)
+				fmt.Fprintf(a.stdout, "%s %s in %s (%s)\n", verb, d.Name, d.Destination, d.Reason)
 			}
 			return err
 		},

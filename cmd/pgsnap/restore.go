@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,8 +16,9 @@ func (a *app) restoreCmd() *cobra.Command {
 	var opts pgsnap.RestoreOptions
 	var targetURL string
 	var latest bool
+	var labels []string
 	cmd := &cobra.Command{
-		Use:   "restore NAME|--latest --target-url URL",
+		Use:   "restore NAME|--latest|--label K=V --target-url URL",
 		Short: "Restore a snapshot into a database",
 		Long: `Restore the named snapshot (or the newest with "latest") into the database named by
 --target-url or SNAPSHOT_RESTORE_URL. The snapshot's bytes are checked against its manifest before
@@ -25,13 +27,14 @@ restore fails); one that already has user tables is refused unless --clean is gi
 
 Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible to other users.`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if latest && len(args) == 0 || !latest && len(args) == 1 {
+			byLabel := latest || len(labels) > 0
+			if byLabel && len(args) == 0 || !byLabel && len(args) == 1 {
 				return nil
 			}
-			return usageError{errors.New("restore takes one snapshot name, or --latest; see pgsnap list")}
+			return usageError{errors.New("restore takes one snapshot name, or --latest, or --label key=value; see pgsnap list")}
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if latest {
+			if latest || len(labels) > 0 {
 				args = []string{"latest"}
 			}
 			if targetURL == "" {
@@ -53,6 +56,17 @@ Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible
 			if err != nil {
 				return err
 			}
+			if len(labels) > 0 {
+				want, err := pgsnap.ParseLabels(strings.Join(labels, ","))
+				if err != nil {
+					return usageError{fmt.Errorf("--label: %w", err)}
+				}
+				snap, err := s.FindLabeled(cmd.Context(), want)
+				if err != nil {
+					return err
+				}
+				args[0] = snap.Name
+			}
 			snap, err := s.Restore(cmd.Context(), args[0], opts)
 			if err != nil {
 				return err
@@ -67,6 +81,8 @@ Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible
 	f.BoolVar(&opts.Clean, "clean", false, "replace the contents of a target database that has user tables")
 	f.IntVar(&opts.Jobs, "jobs", runtime.NumCPU(), "parallel pg_restore jobs")
 	f.BoolVar(&latest, "latest", false, "restore the newest snapshot of the target")
+	f.StringArrayVar(&labels, "label", nil, "restore the newest snapshot of the target with this label (key=value; repeat for several)")
+	f.BoolVar(&opts.Stream, "stream", false, "pipe the snapshot into pg_restore, no temporary file (one job; damage is found at the end)")
 	f.BoolVar(&opts.NoOwner, "no-owner", false, "do not restore ownership and privileges (target lacks the source's roles)")
 	return cmd
 }
