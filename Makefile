@@ -4,7 +4,7 @@ BIN     := bin/pgsnap
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/pgsnap/pgsnap.version=$(VERSION)
 
-.PHONY: all build demo test vet fmt-check fuzz clean majors
+.PHONY: all build demo test vet fmt-check fuzz clean majors bench
 
 all: build
 
@@ -19,7 +19,7 @@ demo: build
 # Unit and integration tests against a real PostgreSQL; with CI=true a missing PostgreSQL fails.
 test: fmt-check vet majors
 	@mkdir -p bin && rm -f bin/faults.log
-	PGSNAP_FAULT_LOG="$(CURDIR)/bin/faults.log" PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
+	PGSNAP_VERSITYGW="$${PGSNAP_VERSITYGW:-$$(scripts/install-tools.sh | tail -1)}" PGSNAP_FAULT_LOG="$(CURDIR)/bin/faults.log" PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
 	PGSNAP_FAULT_LOG="$(CURDIR)/bin/faults.log" PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 -tags failpoints -run Failpoint .
 	cd examples/embedded && PGTEST_BIN_DIR="$$(../../scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
 	@echo "FAULT SUITE (RELIABILITY.md test names):"; sort -k2 bin/faults.log | sed 's/^/  /'
@@ -29,6 +29,14 @@ test: fmt-check vet majors
 # them those tests skip, except with CI=true, where they fail.
 majors:
 	@scripts/fetch-postgres-majors.sh >/dev/null || echo "warning: no other PostgreSQL majors: version tests will skip (fail with CI=true)"
+
+# pgsnap against pg_dump and pg_restore on a database built from scratch (bench/README.md).
+# SIZE=small|medium|default, DATA=bench|hard; appends to bench/RESULTS.md.
+SIZE  ?= default
+DATA  ?= bench
+PAIRS ?= 3
+bench: build
+	PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) run ./bench -size $(SIZE) -data $(DATA) -pairs $(PAIRS) -pgsnap $(BIN) -out bench/RESULTS.md
 
 vet:
 	$(GO) vet ./...

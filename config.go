@@ -26,7 +26,8 @@ type Config struct {
 	Schedule schedule.Schedule
 	// Retention is how many of the newest complete snapshots are kept (SNAPSHOT_RETENTION, >= 1).
 	Retention int
-	// Dir is the local directory snapshots are stored in (SNAPSHOT_DIR).
+	// Dir is the local directory snapshots are stored in (SNAPSHOT_DIR). Empty means /snapshots
+	// when no other destination is configured, else no local copy.
 	Dir string
 	// Timeout bounds one snapshot attempt; pg_dump's whole process group is killed after it
 	// (SNAPSHOT_TIMEOUT).
@@ -52,6 +53,53 @@ type Config struct {
 	// TempDir holds decoded archives while they are restored (SNAPSHOT_TMPDIR); empty means
 	// the OS temp dir.
 	TempDir string
+	// Compression is what pgsnap compresses the archive with (SNAPSHOT_COMPRESSION): "zstd"
+	// (zstd's fastest level), "zstd:1" to "zstd:19", "fastest", "default", "better", "best" or
+	// "none". pg_dump itself never compresses.
+	Compression string
+	// CompressionThreads is how many goroutines compress in parallel
+	// (SNAPSHOT_COMPRESSION_THREADS); 0 means one per CPU.
+	CompressionThreads int
+	// AgeRecipients, when not empty, encrypts every snapshot with age to these public keys
+	// (SNAPSHOT_AGE_RECIPIENTS, SNAPSHOT_AGE_RECIPIENTS_FILE): age1..., age1pq1... or SSH keys.
+	AgeRecipients []string
+	// AgeIdentityFile holds the private key that decrypts snapshots for restore, verify and
+	// drills (SNAPSHOT_AGE_IDENTITY_FILE). The file is read when needed, never copied.
+	AgeIdentityFile string
+	// S3 is an S3-compatible destination, kept as well as Dir when both are set.
+	S3 S3Config
+	// TimeZone is the IANA zone of a cron Schedule and of retention's calendar buckets
+	// (SNAPSHOT_TZ); empty means UTC.
+	TimeZone string
+	// CatchUp says what Run does at start-up about the newest slot missed while it was down
+	// (SNAPSHOT_CATCH_UP): CatchUpOnce takes it if it is at most CatchUpWindow old
+	// (SNAPSHOT_CATCH_UP_WINDOW), CatchUpSkip waits for the next slot.
+	CatchUp       string
+	CatchUpWindow time.Duration
+	// KeepDaily, KeepWeekly, KeepMonthly and KeepYearly also keep the newest snapshot of each
+	// of the newest N days, ISO weeks, months and years (SNAPSHOT_KEEP_*); 0 turns one off.
+	KeepDaily, KeepWeekly, KeepMonthly, KeepYearly int
+	// MaxAge deletes snapshots older than it (SNAPSHOT_MAX_AGE); 0 means no limit. It never
+	// goes below MinKeep (SNAPSHOT_MIN_KEEP, at least 1) and never deletes a pinned snapshot.
+	MaxAge  time.Duration
+	MinKeep int
+	// Labels are recorded in every snapshot's manifest (SNAPSHOT_LABELS).
+	Labels map[string]string
+	// HTTPAddr is where pgsnap run serves /healthz, /readyz, /metrics and the status page
+	// (SNAPSHOT_HTTP_ADDR); HTTPOff turns them off. HTTPUser and HTTPPassword, or HTTPToken,
+	// protect everything but /healthz.
+	HTTPAddr, HTTPUser, HTTPPassword, HTTPToken string
+	// StaleAfter is the grace beyond the schedule's interval before the newest snapshot counts
+	// as late (SNAPSHOT_STALE_AFTER, default 1h).
+	StaleAfter time.Duration
+	// WebhookURLs get a JSON POST for the outcomes in WebhookOn (SNAPSHOT_WEBHOOK_URL,
+	// SNAPSHOT_WEBHOOK_ON), signed with WebhookSecret when set (SNAPSHOT_WEBHOOK_SECRET).
+	WebhookURLs   []string
+	WebhookOn     []string
+	WebhookSecret string
+	// PingURL is a dead man's switch pinged at start (/start), success and failure (/fail)
+	// of every snapshot (SNAPSHOT_PING_URL).
+	PingURL string
 }
 
 // DefaultConfig returns the configuration used when no setting is given.
@@ -59,11 +107,17 @@ func DefaultConfig() Config {
 	return Config{
 		Schedule:        schedule.Daily{Hour: 3, Minute: 0},
 		Retention:       7,
-		Dir:             "/snapshots",
 		Timeout:         6 * time.Hour,
 		LockWaitTimeout: 5 * time.Minute,
 		Verify:          VerifyQuick,
 		DrillSchedule:   DrillOff,
+		Compression:     CompressionZstd,
+		CatchUp:         CatchUpOnce,
+		CatchUpWindow:   24 * time.Hour,
+		MinKeep:         1,
+		HTTPAddr:        "127.0.0.1:9187",
+		StaleAfter:      time.Hour,
+		WebhookOn:       []string{"failure", "recovery"},
 	}
 }
 
@@ -91,6 +145,12 @@ func LoadConfig(lookup func(name string) (string, bool)) (Config, error) {
 			errs = append(errs, s.error(v, err))
 		}
 	}
+	if t, ok := lookup("SNAPSHOT_TIME"); ok && t != "" {
+		if c, ok := lookup("SNAPSHOT_SCHEDULE"); ok && c != "" {
+			errs = append(errs, lookupSetting("SNAPSHOT_SCHEDULE").error(c,
+				errors.New("SNAPSHOT_TIME is set too: give one schedule (SNAPSHOT_TIME=HH:MM is the cron expression \"MM HH * * *\" in UTC)")))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
 	}
@@ -112,18 +172,23 @@ func (c Config) Validate() error {
 			errs = append(errs, lookupSetting("DATABASE_URL").error(string(c.DatabaseURL), err))
 		}
 	}
-	if c.Schedule == nil {
+	switch sched := c.Schedule.(type) {
+	case nil:
 		bad("SNAPSHOT_TIME", "", "no schedule")
-	} else if d, ok := c.Schedule.(schedule.Daily); ok {
-		if err := d.Valid(); err != nil {
-			bad("SNAPSHOT_TIME", d.String(), err.Error())
+	case schedule.Daily:
+		if err := sched.Valid(); err != nil {
+			bad("SNAPSHOT_TIME", sched.String(), err.Error())
+		}
+	case schedule.Cron:
+		if sched.Next(time.Now()).IsZero() {
+			bad("SNAPSHOT_SCHEDULE", sched.String(), "no slot: use schedule.ParseCron")
 		}
 	}
 	if c.Retention < 1 {
 		bad("SNAPSHOT_RETENTION", strconv.Itoa(c.Retention), "must be at least 1")
 	}
-	if strings.TrimSpace(c.Dir) == "" {
-		bad("SNAPSHOT_DIR", c.Dir, "must not be empty")
+	if c.Dir != "" && strings.TrimSpace(c.Dir) == "" {
+		bad("SNAPSHOT_DIR", c.Dir, "must not be blank")
 	}
 	if c.Timeout <= 0 {
 		bad("SNAPSHOT_TIMEOUT", c.Timeout.String(), "must be greater than 0")
@@ -146,6 +211,17 @@ func (c Config) Validate() error {
 		if _, err := c.DrillURL.parse(); err != nil {
 			errs = append(errs, lookupSetting("SNAPSHOT_DRILL_URL").error(string(c.DrillURL), err))
 		}
+	}
+	if _, err := parseCompression(c.Compression); err != nil {
+		bad("SNAPSHOT_COMPRESSION", c.Compression, err.Error())
+	}
+	if c.CompressionThreads < 0 || c.CompressionThreads > maxThreads {
+		bad("SNAPSHOT_COMPRESSION_THREADS", strconv.Itoa(c.CompressionThreads), "not a whole number from 0 to 256")
+	}
+	c.validateS3(bad)
+	c.validatePolicy(bad)
+	if err := recipientProblems(c.AgeRecipients); err != nil {
+		bad("SNAPSHOT_AGE_RECIPIENTS", fmt.Sprintf("%d keys", len(c.AgeRecipients)), err.Error())
 	}
 	return errors.Join(errs...)
 }
@@ -178,9 +254,11 @@ func (c Config) String() string {
 	if c.Schedule != nil {
 		sched = c.Schedule.String()
 	}
-	return fmt.Sprintf("pgsnap.Config{DatabaseURL: %s, Enabled: %t, Schedule: %s, Retention: %d, Dir: %s, Timeout: %s, LockWaitTimeout: %s, PGBinDir: %s, Target: %s, Verify: %s, DrillSchedule: %s, DrillURL: %s, TempDir: %s}",
+	return fmt.Sprintf("pgsnap.Config{DatabaseURL: %s, Enabled: %t, Schedule: %s, Retention: %d, Dir: %s, Timeout: %s, LockWaitTimeout: %s, PGBinDir: %s, Target: %s, Verify: %s, DrillSchedule: %s, DrillURL: %s, TempDir: %s, Compression: %s, CompressionThreads: %d, AgeRecipients: %q, AgeIdentityFile: %s, S3: %s, TimeZone: %s, CatchUp: %s/%s, Retention policy: %s, Labels: %s}",
 		quote(c.DatabaseURL.String()), c.Enabled, sched, c.Retention, quote(c.Dir), c.Timeout, c.LockWaitTimeout, quote(c.PGBinDir), quote(c.Target),
-		quote(c.Verify), quote(c.DrillSchedule), quote(c.DrillURL.String()), quote(c.TempDir))
+		quote(c.Verify), quote(c.DrillSchedule), quote(c.DrillURL.String()), quote(c.TempDir),
+		quote(c.Compression), c.CompressionThreads, c.AgeRecipients, quote(c.AgeIdentityFile), quote(c.S3.String()),
+		quote(c.TimeZone), c.CatchUp, c.CatchUpWindow, c.policyString(), quote(labelsString(c.Labels)))
 }
 
 // GoString is String: the %#v form masks the password too.
@@ -206,6 +284,16 @@ func (c Config) LogValue() slog.Value {
 		slog.String("drill_schedule", c.DrillSchedule),
 		slog.String("drill_url", c.DrillURL.String()),
 		slog.String("tmpdir", c.TempDir),
+		slog.String("compression", c.Compression),
+		slog.Int("compression_threads", c.CompressionThreads),
+		slog.Any("age_recipients", c.AgeRecipients),
+		slog.String("age_identity_file", c.AgeIdentityFile),
+		slog.String("s3", c.S3.String()),
+		slog.String("tz", c.TimeZone),
+		slog.String("catch_up", c.CatchUp),
+		slog.Duration("catch_up_window", c.CatchUpWindow),
+		slog.String("retention_policy", c.policyString()),
+		slog.String("labels", labelsString(c.Labels)),
 	)
 }
 

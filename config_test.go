@@ -23,14 +23,21 @@ func mapLookup(m map[string]string) func(string) (string, bool) {
 	}
 }
 
+// Public keys only: recipients are not secrets.
+const (
+	testRecipient    = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+	testSSHRecipient = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJMgOkO2dZ0I1rMzCaRwBxnHvB6ffW3YtQ8m5X6rhqJe backup@example"
+)
+
 func TestLoadConfigDefaults(t *testing.T) {
 	cfg, err := LoadConfig(mapLookup(nil))
 	if err != nil {
 		t.Fatalf("LoadConfig(empty) = %v", err)
 	}
 	want := Config{
-		Schedule: schedule.Daily{Hour: 3}, Retention: 7, Dir: "/snapshots",
+		Schedule: schedule.Daily{Hour: 3}, Retention: 7,
 		Timeout: 6 * time.Hour, LockWaitTimeout: 5 * time.Minute, Verify: VerifyQuick, DrillSchedule: DrillOff,
+		Compression: CompressionZstd, CatchUp: CatchUpOnce, CatchUpWindow: 24 * time.Hour, MinKeep: 1,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -39,19 +46,23 @@ func TestLoadConfigDefaults(t *testing.T) {
 
 func TestLoadConfigValues(t *testing.T) {
 	cfg, err := LoadConfig(mapLookup(map[string]string{
-		"DATABASE_URL":               "postgres://app:pw@db:5432/app",
-		"SNAPSHOT_ENABLED":           "YES",
-		"SNAPSHOT_TIME":              "23:59",
-		"SNAPSHOT_RETENTION":         "1000000",
-		"SNAPSHOT_DIR":               "/var/lib/pgsnap",
-		"SNAPSHOT_TIMEOUT":           "90m",
-		"SNAPSHOT_LOCK_WAIT_TIMEOUT": "30s",
-		"SNAPSHOT_PG_BIN_DIR":        "/opt/pg/bin",
-		"SNAPSHOT_TARGET":            "app.prod-1",
-		"SNAPSHOT_VERIFY":            "full",
-		"SNAPSHOT_DRILL_SCHEDULE":    "weekly",
-		"SNAPSHOT_DRILL_URL":         "postgres://drill:pw@scratch/postgres",
-		"SNAPSHOT_TMPDIR":            "/var/tmp/pgsnap",
+		"DATABASE_URL":                 "postgres://app:pw@db:5432/app",
+		"SNAPSHOT_ENABLED":             "YES",
+		"SNAPSHOT_TIME":                "23:59",
+		"SNAPSHOT_RETENTION":           "1000000",
+		"SNAPSHOT_DIR":                 "/var/lib/pgsnap",
+		"SNAPSHOT_TIMEOUT":             "90m",
+		"SNAPSHOT_LOCK_WAIT_TIMEOUT":   "30s",
+		"SNAPSHOT_PG_BIN_DIR":          "/opt/pg/bin",
+		"SNAPSHOT_TARGET":              "app.prod-1",
+		"SNAPSHOT_VERIFY":              "full",
+		"SNAPSHOT_DRILL_SCHEDULE":      "weekly",
+		"SNAPSHOT_DRILL_URL":           "postgres://drill:pw@scratch/postgres",
+		"SNAPSHOT_TMPDIR":              "/var/tmp/pgsnap",
+		"SNAPSHOT_COMPRESSION":         "zstd:7",
+		"SNAPSHOT_COMPRESSION_THREADS": "3",
+		"SNAPSHOT_AGE_RECIPIENTS":      testRecipient + ", " + testSSHRecipient,
+		"SNAPSHOT_AGE_IDENTITY_FILE":   "/etc/pgsnap/age.key",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +72,8 @@ func TestLoadConfigValues(t *testing.T) {
 		Schedule: schedule.Daily{Hour: 23, Minute: 59}, Retention: 1000000, Dir: "/var/lib/pgsnap",
 		Timeout: 90 * time.Minute, LockWaitTimeout: 30 * time.Second, PGBinDir: "/opt/pg/bin", Target: "app.prod-1",
 		Verify: VerifyFull, DrillSchedule: DrillWeekly, DrillURL: "postgres://drill:pw@scratch/postgres", TempDir: "/var/tmp/pgsnap",
+		Compression: "zstd:7", CompressionThreads: 3, AgeRecipients: []string{testRecipient, testSSHRecipient},
+		AgeIdentityFile: "/etc/pgsnap/age.key", CatchUp: CatchUpOnce, CatchUpWindow: 24 * time.Hour, MinKeep: 1,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -206,7 +219,8 @@ func TestValidateBuiltConfig(t *testing.T) {
 			settingsNamed = append(settingsNamed, ce.Setting)
 		}
 	}
-	want := []string{"DATABASE_URL", "SNAPSHOT_TIME", "SNAPSHOT_RETENTION", "SNAPSHOT_DIR", "SNAPSHOT_TIMEOUT", "SNAPSHOT_LOCK_WAIT_TIMEOUT",
+	want := []string{"DATABASE_URL", "SNAPSHOT_TIME", "SNAPSHOT_RETENTION", "SNAPSHOT_TIMEOUT", "SNAPSHOT_LOCK_WAIT_TIMEOUT",
+		"SNAPSHOT_CATCH_UP", "SNAPSHOT_MIN_KEEP",
 		"SNAPSHOT_VERIFY", "SNAPSHOT_DRILL_SCHEDULE"}
 	if diff := cmp.Diff(want, settingsNamed, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("Validate(zero Config) named (-want +got):\n%s", diff)
@@ -240,4 +254,80 @@ func FuzzLoadConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLoadConfigPolicy(t *testing.T) {
+	cfg, err := LoadConfig(mapLookup(map[string]string{
+		"SNAPSHOT_SCHEDULE":        "30 2 * * MON-FRI",
+		"SNAPSHOT_TZ":              "Europe/Berlin",
+		"SNAPSHOT_CATCH_UP":        "skip",
+		"SNAPSHOT_CATCH_UP_WINDOW": "6h",
+		"SNAPSHOT_KEEP_DAILY":      "7",
+		"SNAPSHOT_KEEP_WEEKLY":     "4",
+		"SNAPSHOT_KEEP_MONTHLY":    "12",
+		"SNAPSHOT_KEEP_YEARLY":     "2",
+		"SNAPSHOT_MAX_AGE":         "8760h",
+		"SNAPSHOT_MIN_KEEP":        "3",
+		"SNAPSHOT_LABELS":          "app=api, version=1.4.2,empty=",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, ok := cfg.Schedule.(schedule.Cron)
+	if !ok || cr.String() != "30 2 * * MON-FRI" || cr.Location().String() != "Europe/Berlin" {
+		t.Errorf("Schedule = %v, want the cron expression in Europe/Berlin", cfg.Schedule)
+	}
+	// Monday 2026-11-30 02:30 in Berlin is 01:30 UTC.
+	if got, want := cfg.Schedule.Next(time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)), time.Date(2026, 11, 30, 1, 30, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("Next = %v, want %v", got, want)
+	}
+	p, err := cfg.policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.String(), "last 7, daily 7, weekly 4, monthly 12, yearly 2, max age 8760h0m0s, min keep 3, zone Europe/Berlin"; got != want {
+		t.Errorf("policy = %q, want %q", got, want)
+	}
+	if want := map[string]string{"app": "api", "version": "1.4.2", "empty": ""}; !cmp.Equal(cfg.Labels, want) {
+		t.Errorf("Labels = %v, want %v", cfg.Labels, want)
+	}
+	if cfg.CatchUp != CatchUpSkip || cfg.CatchUpWindow != 6*time.Hour {
+		t.Errorf("catch-up = %s %v, want skip 6h", cfg.CatchUp, cfg.CatchUpWindow)
+	}
+}
+
+func TestLoadConfigPolicyRejects(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"SNAPSHOT_TIME": "03:00", "SNAPSHOT_SCHEDULE": "@daily"}, "SNAPSHOT_SCHEDULE=\"@daily\": SNAPSHOT_TIME is set too"},
+		{map[string]string{"SNAPSHOT_SCHEDULE": "0 0 * * * *"}, "SNAPSHOT_SCHEDULE="},
+		{map[string]string{"SNAPSHOT_SCHEDULE": "60 * * * *"}, "minute"},
+		{map[string]string{"SNAPSHOT_TZ": "Mars/Olympus"}, "SNAPSHOT_TZ=\"Mars/Olympus\""},
+		{map[string]string{"SNAPSHOT_CATCH_UP": "always"}, "SNAPSHOT_CATCH_UP=\"always\": not one of once, skip"},
+		{map[string]string{"SNAPSHOT_KEEP_DAILY": "-1"}, "SNAPSHOT_KEEP_DAILY=\"-1\""},
+		{map[string]string{"SNAPSHOT_MAX_AGE": "30d"}, "SNAPSHOT_MAX_AGE=\"30d\": not a duration"},
+		{map[string]string{"SNAPSHOT_MIN_KEEP": "0"}, "SNAPSHOT_MIN_KEEP=\"0\": must be at least 1"},
+		{map[string]string{"SNAPSHOT_LABELS": "novalue"}, "SNAPSHOT_LABELS=\"novalue\""},
+		{map[string]string{"SNAPSHOT_LABELS": "a=1,a=2"}, "given twice"},
+		{map[string]string{"SNAPSHOT_COMPRESSION": "zstd:22"}, "SNAPSHOT_COMPRESSION=\"zstd:22\": zstd level \"22\" is not a whole number from 1 to 19"},
+		{map[string]string{"SNAPSHOT_COMPRESSION": "gzip"}, "SNAPSHOT_COMPRESSION=\"gzip\": unknown compression (want zstd"},
+		{map[string]string{"SNAPSHOT_COMPRESSION_THREADS": "-1"}, "SNAPSHOT_COMPRESSION_THREADS=\"-1\""},
+		{map[string]string{"SNAPSHOT_AGE_RECIPIENTS": "age1notakey"}, "SNAPSHOT_AGE_RECIPIENTS="},
+		{map[string]string{"SNAPSHOT_AGE_RECIPIENTS": "AGE-SECRET-KEY-1QQQQ"}, "this is an age identity"},
+		{map[string]string{"SNAPSHOT_AGE_RECIPIENTS_FILE": "/nonexistent/recipients.txt"}, "SNAPSHOT_AGE_RECIPIENTS_FILE=\"/nonexistent/recipients.txt\""},
+		{map[string]string{"SNAPSHOT_S3_URL": "https://bucket/x"}, "SNAPSHOT_S3_URL=\"https://bucket/x\""},
+		{map[string]string{"SNAPSHOT_S3_SSE": "rot13"}, "SNAPSHOT_S3_SSE=\"rot13\": not one of AES256, aws:kms"},
+		{map[string]string{"SNAPSHOT_S3_URL": "s3://bkt/p", "AWS_ACCESS_KEY_ID": "AKIA"}, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together"},
+		{map[string]string{"AWS_SECRET_ACCESS_KEY_FILE": "/nonexistent/secret"}, "AWS_SECRET_ACCESS_KEY_FILE=\"/nonexistent/secret\": read: no such file"},
+	} {
+		_, err := LoadConfig(mapLookup(tc.env))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("LoadConfig(%v) = %v, want an error containing %q", tc.env, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "AGE-SECRET-KEY-1QQQQ") {
+			t.Errorf("LoadConfig(%v) echoes the private key: %v", tc.env, err)
+		}
+	}
 }

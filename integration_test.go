@@ -73,6 +73,7 @@ func (f *fixture) config(url string) pgsnap.Config {
 	cfg.DatabaseURL = pgsnap.ConnString(url)
 	cfg.Dir = f.dir
 	cfg.Timeout = time.Minute
+	cfg.CatchUp = pgsnap.CatchUpSkip // TestCatchUp covers it
 	return cfg
 }
 

@@ -3,15 +3,14 @@ package pgsnap
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"path/filepath"
+	"maps"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pgsnap/pgsnap/schedule"
-	"github.com/pgsnap/pgsnap/store"
-	"github.com/pgsnap/pgsnap/store/localstore"
 )
 
 // ErrSlotTaken is returned when the snapshot for a slot is already committed.
@@ -26,14 +25,16 @@ type Scheduler struct {
 	cfg      Config
 	target   string
 	sched    schedule.Schedule
-	store    store.Store
-	local    bool // store is the default local directory (errors then name SNAPSHOT_DIR)
+	dests    []*destination // where snapshots are kept; at least one
 	log      *slog.Logger
 	now      func() time.Time
 	backoff  func(n int) time.Duration
 	labels   map[string]string
 	progress Progress
 	stats    stats
+	ops      ops
+	// registerer receives the metrics (WithMetrics); nil: none
+	registerer prometheus.Registerer
 
 	// busy serialises snapshots, retention and restores of this scheduler's target.
 	busy chan struct{}
@@ -60,13 +61,17 @@ func New(cfg Config, opts ...Option) (*Scheduler, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	if s.store == nil {
-		dir, err := filepath.Abs(cfg.Dir)
+	if len(cfg.Labels) > 0 {
+		labels := maps.Clone(cfg.Labels)
+		maps.Copy(labels, s.labels) // WithLabels wins
+		s.labels = labels
+	}
+	if len(s.dests) == 0 {
+		dests, err := cfg.destinations(s.log)
 		if err != nil {
-			return nil, lookupSetting("SNAPSHOT_DIR").error(cfg.Dir, err)
+			return nil, err
 		}
-		s.store = localstore.New(dir)
-		s.local = true
+		s.dests = dests
 	}
 	// A target is needed to name snapshots; without DATABASE_URL and SNAPSHOT_TARGET only
 	// store-wide commands (list, restore by name) work.
@@ -75,6 +80,9 @@ func New(cfg Config, opts ...Option) (*Scheduler, error) {
 	}
 	if s.target != "" {
 		s.log = s.log.With("target", s.target)
+	}
+	if err := s.newNotifiers(); err != nil {
+		return nil, err
 	}
 	s.attempt = s.takeSnapshot
 	s.drillFn = s.DrillSnapshot
@@ -98,14 +106,29 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return err
 	}
 	s.sweep(ctx)
-	s.log.Info("scheduler started", "schedule", s.sched.String(), "store", s.store.String(), "retention", s.cfg.Retention,
+	if _, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("some destinations are still incomplete; the next snapshot retries", "err", err)
+	}
+	s.log.Info("scheduler started", "schedule", s.sched.String(), "destinations", s.destinationNames(), "retention", s.cfg.Retention,
 		"verify", s.cfg.Verify, "drill_schedule", s.cfg.DrillSchedule)
 	var wg sync.WaitGroup
 	defer wg.Wait() // Run returns only after every goroutine it started has ended
+	defer s.runNotifiers(ctx)(false)
+	s.ops.running.Store(true)
+	defer s.ops.running.Store(false)
 	if period := drillPeriod(s.cfg.DrillSchedule); period > 0 {
 		wg.Go(func() { s.drillLoop(ctx, period) })
 	}
 	var last time.Time
+	if s.cfg.CatchUp == CatchUpOnce {
+		// A slot missed while no pgsnap ran (or the first start just after one) is taken now,
+		// once; the already-taken check makes this a no-op after a mere restart.
+		if prev := s.sched.Prev(s.now()); !prev.IsZero() && s.now().Sub(prev) <= s.cfg.CatchUpWindow {
+			s.log.Info("catching up the newest slot", "slot", prev, "window", s.cfg.CatchUpWindow)
+			s.takeSlot(ctx, prev)
+			last = prev
+		}
+	}
 	for {
 		slot := s.sched.Next(s.now())
 		if !last.IsZero() && !slot.After(last) {
@@ -132,14 +155,15 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 	next := s.sched.Next(slot)
 	log := s.log.With("slot", slot)
 	for n := 1; ; n++ {
+		s.notifyStart()
 		snap, err := s.attempt(ctx, &slot)
 		if !errors.Is(err, ErrSlotTaken) && !errors.Is(err, ErrLocked) && ctx.Err() == nil {
-			s.stats.attempt(err, s.now())
+			s.recordAttempt(snap, err, n > 1)
 		}
 		switch {
 		case err == nil:
 			log.Info("snapshot committed", "snapshot", snap.Name, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond), "attempt", n)
-			s.retain(ctx)
+			s.retain(ctx, snap)
 			if s.cfg.DrillSchedule == DrillAfterEach {
 				s.drillAndLog(ctx, snap)
 			}
@@ -178,9 +202,16 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 }
 
 // retain applies retention after a committed snapshot and logs the outcome.
-func (s *Scheduler) retain(ctx context.Context) {
+func (s *Scheduler) retain(ctx context.Context, snap Snapshot) {
 	if _, err := s.Prune(ctx, false); err != nil && ctx.Err() == nil {
 		s.log.Error("retention failed", "err", err)
+	}
+	if len(snap.Missing) > 0 {
+		return // a destination failed just now; the next snapshot's sync tries it again
+	}
+	// A destination that missed a snapshot (it was down) gets it now from one that has it.
+	if _, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("some destinations are still incomplete; the next snapshot retries", "err", err)
 	}
 }
 
@@ -281,32 +312,5 @@ func (s *Scheduler) lock(ctx context.Context) (unlock func(), err error) {
 		return func() { <-s.busy }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	}
-}
-
-// Check verifies at start-up that snapshots can be written: the store's location exists (or is
-// created, private) and accepts a write.
-func (s *Scheduler) Check(ctx context.Context) error {
-	if err := s.store.Check(ctx); err != nil {
-		return s.storeError(err)
-	}
-	return nil
-}
-
-func (s *Scheduler) storeError(err error) error {
-	if s.local {
-		return fmt.Errorf("SNAPSHOT_DIR: %w", err)
-	}
-	return fmt.Errorf("store %s: %w", s.store, err)
-}
-
-// sweep removes temporary objects left by crashed writers; it only logs.
-func (s *Scheduler) sweep(ctx context.Context) {
-	removed, err := s.store.Sweep(ctx)
-	if err != nil {
-		s.log.Warn("sweep temporary files", "store", s.store.String(), "err", err)
-	}
-	for _, name := range removed {
-		s.log.Info("removed stale temporary file", "store", s.store.String(), "file", name)
 	}
 }

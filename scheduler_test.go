@@ -51,6 +51,7 @@ func testConfig(t *testing.T) Config {
 	cfg.Enabled = true
 	cfg.DatabaseURL = "postgres://app:secret@127.0.0.1:1/app"
 	cfg.Dir = t.TempDir()
+	cfg.CatchUp = CatchUpSkip // catch-up has its own tests
 	return cfg
 }
 
@@ -296,11 +297,11 @@ func TestDailyDrills(t *testing.T) {
 		snap := sampleSnapshot()
 		snap.Target = s.target
 		snap.Name = snapshotName(s.target, time.Now().Add(-time.Hour))
-		snap.Data = snap.Name + zstdSuffix
+		snap.Data = snap.Name + dataSuffixFor(snap.Compression, snap.Encrypted)
 		if err := s.Check(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.commitManifest(t.Context(), snap); err != nil {
+		if err := s.commitManifest(t.Context(), s.dests[0], snap); err != nil {
 			t.Fatal(err)
 		}
 		var mu sync.Mutex
@@ -326,4 +327,46 @@ func TestDailyDrills(t *testing.T) {
 			t.Errorf("drill times (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// T25: after downtime, the newest missed slot is taken once at start-up when it is inside the
+// catch-up window; with skip, or outside the window, Run waits for the next slot.
+func TestCatchUp(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		mode     string
+		window   time.Duration
+		caughtUp bool
+	}{
+		{"once inside the window", CatchUpOnce, 24 * time.Hour, true},
+		{"once outside the window", CatchUpOnce, 6 * time.Hour, false},
+		{"skip", CatchUpSkip, 24 * time.Hour, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// The bubble starts at 2000-01-01 00:00 UTC: the 03:00 slot was missed 21 h ago.
+				cfg := testConfig(t)
+				cfg.CatchUp, cfg.CatchUpWindow = tc.mode, tc.window
+				rec := &recorder{}
+				s, err := New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.attempt = rec.attempt(time.Now)
+				start := time.Now()
+				stop := startScheduler(t, s)
+				time.Sleep(4 * time.Hour)
+				stop()
+				_, slots := rec.snapshot()
+				var want []time.Time
+				if tc.caughtUp {
+					want = append(want, start.Add(-21*time.Hour))
+				}
+				want = append(want, start.Add(3*time.Hour))
+				if diff := cmp.Diff(want, slots); diff != "" {
+					t.Errorf("slots taken (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
 }

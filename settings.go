@@ -23,6 +23,7 @@ type Setting struct {
 
 	// EmptyIsUnset makes an empty value mean "use the default" instead of an error.
 	EmptyIsUnset bool
+	hide         bool // a secret that is never shown, not even masked
 	set          func(c *Config, v string) error
 }
 
@@ -33,7 +34,10 @@ func Settings() []Setting {
 	return out
 }
 
-var settings = []Setting{
+// settings is every setting, in documentation order.
+var settings = slices.Concat(coreSettings, policySettings, pipelineSettings, s3Settings, opsSettings)
+
+var coreSettings = []Setting{
 	{
 		Env: "DATABASE_URL", Flag: "database-url", Secret: true, EmptyIsUnset: true,
 		Want: "postgres://user:password@host:port/dbname?param=value (password percent-encoded) or key=value pairs",
@@ -197,7 +201,12 @@ func lookupSetting(env string) Setting {
 
 func (s Setting) error(value string, err error) *ConfigError {
 	shown := strconv.Quote(value)
-	if s.Secret {
+	switch {
+	case s.hide:
+		shown = "(secret: not shown)"
+	case strings.Contains(value, "AGE-SECRET-KEY-") || strings.Contains(value, "PRIVATE KEY"):
+		shown = "(a private key: not shown)" // pasted where a public key belongs
+	case s.Secret:
 		shown = strconv.Quote(conninfo.Redact(value))
 	}
 	return &ConfigError{Setting: s.Env, Flag: s.Flag, Value: shown, Problem: err.Error(), Want: s.Want}

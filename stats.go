@@ -1,8 +1,13 @@
 package pgsnap
 
 import (
+	"errors"
+	"maps"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/pgsnap/pgsnap/dump"
 )
 
 // Stats are running counts of what a Scheduler did since New: the figures metrics and status
@@ -14,6 +19,18 @@ type Stats struct {
 	DrillsFailed       int64     // restore drills that failed
 	LastSuccess        time.Time // when the newest committed snapshot finished; zero when none
 	LastFailure        time.Time // when the newest failed attempt ended; zero when none
+	// DestinationFailures counts, per destination, snapshots committed elsewhere but not there.
+	DestinationFailures map[string]int64
+
+	Attempts     int64            // snapshot attempts, retries included
+	Retries      int64            // attempts that retried a failed one
+	Failures     map[string]int64 // failed attempts by reason: lock, timeout, dump, store, gate, config, other
+	LastError    string           // the newest failed attempt's error (passwords are never in errors)
+	LastDuration time.Duration    // of the newest committed snapshot
+	LastSize     int64            // stored bytes of the newest committed snapshot
+	// DumpBytesPerSecond is the newest committed snapshot's archive bytes per second of its run.
+	DumpBytesPerSecond float64
+	LastDrill          *Drill // the newest restore drill; nil when none ran
 }
 
 // stats guards Stats for concurrent use.
@@ -22,19 +39,66 @@ type stats struct {
 	s  Stats
 }
 
-func (st *stats) attempt(err error, at time.Time) {
+// attempt records one snapshot attempt: retry says it followed a failed one for the same slot.
+func (st *stats) attempt(snap Snapshot, err error, at time.Time, retry bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	st.s.Attempts++
+	if retry {
+		st.s.Retries++
+	}
 	if err == nil {
 		st.s.SnapshotsCommitted++
 		st.s.LastSuccess = at
+		st.s.LastDuration = snap.Duration()
+		st.s.LastSize = snap.Size
+		if secs := snap.Duration().Seconds(); secs > 0 {
+			st.s.DumpBytesPerSecond = float64(snap.ArchiveSize) / secs
+		}
 		return
 	}
 	st.s.AttemptsFailed++
 	st.s.LastFailure = at
+	st.s.LastError = err.Error()
+	if st.s.Failures == nil {
+		st.s.Failures = map[string]int64{}
+	}
+	st.s.Failures[failureReason(err)]++
 }
 
-func (st *stats) drill(err error) {
+// failureReason sorts a failed attempt into one of a few reasons, for metrics.
+func failureReason(err error) string {
+	var te *TimeoutError
+	var ce *ConfigError
+	var ee *dump.ExitError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &te):
+		return "timeout"
+	case errors.As(err, &ce):
+		return "config"
+	case strings.HasPrefix(msg, "lock:") || strings.Contains(msg, "SNAPSHOT_LOCK_WAIT_TIMEOUT"):
+		return "lock"
+	case strings.Contains(msg, "commit gate"):
+		return "gate"
+	case errors.As(err, &ee) || strings.HasPrefix(msg, "dump:") || strings.HasPrefix(msg, "connect to database"):
+		return "dump"
+	case strings.Contains(msg, "SNAPSHOT_DIR") || strings.Contains(msg, "SNAPSHOT_S3_URL") || strings.Contains(msg, "store "):
+		return "store"
+	}
+	return "other"
+}
+
+func (st *stats) destinationFailed(name string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.s.DestinationFailures == nil {
+		st.s.DestinationFailures = map[string]int64{}
+	}
+	st.s.DestinationFailures[name]++
+}
+
+func (st *stats) drill(d Drill, err error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if err == nil {
@@ -42,11 +106,25 @@ func (st *stats) drill(err error) {
 	} else {
 		st.s.DrillsFailed++
 	}
+	st.s.LastDrill = &d
 }
 
 // Stats returns the counts so far. Safe to call from any goroutine.
 func (s *Scheduler) Stats() Stats {
 	s.stats.mu.Lock()
 	defer s.stats.mu.Unlock()
-	return s.stats.s
+	out := s.stats.s
+	out.DestinationFailures = maps.Clone(out.DestinationFailures)
+	out.Failures = maps.Clone(out.Failures)
+	if out.LastDrill != nil {
+		d := *out.LastDrill
+		out.LastDrill = &d
+	}
+	return out
+}
+
+// recordAttempt counts one attempt's outcome and tells the notifiers.
+func (s *Scheduler) recordAttempt(snap Snapshot, err error, retry bool) {
+	s.stats.attempt(snap, err, s.now(), retry)
+	s.notifyOutcome(snap, err)
 }

@@ -79,6 +79,9 @@ Settings come from flags, then environment variables, then defaults. Every setti
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
 	for _, s := range pgsnap.Settings() {
+		if s.Flag == "" {
+			continue // environment only: a secret has no place in a command line
+		}
 		f := pf.VarPF(newStringValue(), s.Flag, "", fmt.Sprintf("%s (%s)", s.Doc, s.Env))
 		if s.Flag == "enabled" {
 			f.NoOptDefVal = "true"
@@ -88,7 +91,7 @@ Settings come from flags, then environment variables, then defaults. Every setti
 		pf.VarP(newStringValue(), s.Flag, "", fmt.Sprintf("%s (%s)", s.Doc, s.Env))
 	}
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "no progress bar (it is shown only on a terminal anyway)")
-	root.AddCommand(a.runCmd(), a.snapshotCmd(), a.listCmd(), a.verifyCmd(), a.restoreCmd(), a.pruneCmd(), a.versionCmd())
+	root.AddCommand(a.runCmd(), a.snapshotCmd(), a.listCmd(), a.verifyCmd(), a.restoreCmd(), a.pruneCmd(), a.syncCmd(), a.pinCmd(true), a.pinCmd(false), a.versionCmd())
 	return root
 }
 
@@ -142,7 +145,7 @@ func (a *app) scheduler(enabledDefault bool) (*pgsnap.Scheduler, pgsnap.Config, 
 
 func flagName(env string) string {
 	for _, s := range pgsnap.Settings() {
-		if s.Env == env {
+		if s.Env == env && s.Flag != "" {
 			return s.Flag
 		}
 	}
@@ -162,7 +165,11 @@ func settingsHelp() string {
 		if def == "" {
 			def = "-"
 		}
-		fmt.Fprintf(&b, "  %-27s --%-18s default %-10s %s\n", s.Env, s.Flag, def, s.Want)
+		flag := "--" + s.Flag
+		if s.Flag == "" {
+			flag = "(env only)"
+		}
+		fmt.Fprintf(&b, "  %-27s %-20s default %-10s %s\n", s.Env, flag, def, s.Want)
 	}
 	return b.String()
 }

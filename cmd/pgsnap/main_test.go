@@ -60,6 +60,10 @@ func baseEnv() []string {
 
 func envList(m map[string]string) []string {
 	env := baseEnv()
+	if _, ok := m["SNAPSHOT_HTTP_ADDR"]; !ok {
+		// Daemons of parallel tests must not share the default port.
+		env = append(env, "SNAPSHOT_HTTP_ADDR=127.0.0.1:0")
+	}
 	for k, v := range m {
 		env = append(env, k+"="+v)
 	}

@@ -1,23 +1,45 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+
+	"github.com/pgsnap/pgsnap"
 )
 
 func (a *app) runCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "run",
-		Short: "Run the scheduler: a snapshot at every SNAPSHOT_TIME (UTC) until stopped",
+		Short: "Run the scheduler: a snapshot at every slot of the schedule until stopped",
 		Long: `Run the scheduler until SIGINT or SIGTERM: at every slot it takes a snapshot, retries a
 failed one after 5s, 10s, 20s, 30s, then every 60s until the next slot is due, and keeps the newest
 SNAPSHOT_RETENTION snapshots.
 
 Running the daemon is the opt-in, so SNAPSHOT_ENABLED defaults to true here; an explicit
 SNAPSHOT_ENABLED=false logs that and exits 0. It fails at once when SNAPSHOT_DIR is not writable.
-On SIGTERM it stops pg_dump, removes the temporary file and exits 0.`,
+On SIGTERM it stops pg_dump, removes the temporary file and exits 0.
+
+It serves, on SNAPSHOT_HTTP_ADDR (default 127.0.0.1:9187; off turns it off): /healthz (the
+scheduler loop runs), /readyz (200 while the newest snapshot is younger than the schedule's
+interval plus SNAPSHOT_STALE_AFTER, else 503 with the reason), /metrics (Prometheus), and a status
+page at /.`,
+		Example: `  DATABASE_URL=postgres://backup@db/app SNAPSHOT_DIR=/snapshots pgsnap run
+  SNAPSHOT_SCHEDULE='0 */6 * * *' SNAPSHOT_S3_URL=s3://backups/app pgsnap run
+  curl -s localhost:9187/readyz`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, cfg, err := a.scheduler(true)
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			cfg, err := a.config(true)
 			if err != nil {
 				return err
 			}
@@ -25,9 +47,49 @@ On SIGTERM it stops pg_dump, removes the temporary file and exits 0.`,
 				a.log.Info("snapshots disabled by SNAPSHOT_ENABLED=false; exiting")
 				return nil
 			}
-			return s.Run(cmd.Context())
+			s, err := pgsnap.New(cfg, pgsnap.WithLogger(a.log), pgsnap.WithMetrics(reg))
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			if cfg.HTTPAddr != pgsnap.HTTPOff {
+				stop, err := a.serveHTTP(ctx, s, cfg.HTTPAddr, &wg)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
+			return s.Run(ctx)
 		},
 	}
+}
+
+// serveHTTP serves the scheduler's handler on addr until stop is called or ctx ends. A port
+// that cannot be bound is an error at start-up, naming the setting.
+func (a *app) serveHTTP(ctx context.Context, s *pgsnap.Scheduler, addr string, wg *sync.WaitGroup) (stop func(), err error) {
+	h, err := s.Handler()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("SNAPSHOT_HTTP_ADDR=%q: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	a.log.Info("serving /healthz, /readyz, /metrics and the status page", "addr", ln.Addr().String())
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server stopped", "err", err)
+		}
+	})
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}, nil
 }
 
 // noArgs rejects positional arguments as a usage error.
@@ -36,4 +98,14 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return usageError{cobra.NoArgs(cmd, args)}
 	}
 	return nil
+}
+
+// exactArgs wants n positional arguments, described by what in the usage error.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s takes %s", cmd.Name(), what)}
+		}
+		return nil
+	}
 }

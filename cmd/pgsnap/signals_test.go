@@ -94,7 +94,7 @@ func TestRunTakesSlotAndStopsOnSIGTERM(t *testing.T) {
 			t.Fatal(err)
 		}
 		dir := filepath.Join(t.TempDir(), "snapshots")
-		env := map[string]string{"DATABASE_URL": c.URL(db), "SNAPSHOT_DIR": dir, "SNAPSHOT_TIME": hhmm}
+		env := map[string]string{"DATABASE_URL": c.URL(db), "SNAPSHOT_DIR": dir, "SNAPSHOT_TIME": hhmm, "SNAPSHOT_CATCH_UP": "skip"}
 		cmd, _, stderr := pgsnapCmd(t, env, "run")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -121,7 +121,7 @@ func TestRunTakesSlotAndStopsOnSIGTERM(t *testing.T) {
 		t.Parallel()
 		db, slowURL := bigDB(t, c)
 		dir := filepath.Join(t.TempDir(), "snapshots")
-		cmd, _, stderr := pgsnapCmd(t, map[string]string{"DATABASE_URL": slowURL, "SNAPSHOT_DIR": dir, "SNAPSHOT_TIME": hhmm}, "run")
+		cmd, _, stderr := pgsnapCmd(t, map[string]string{"DATABASE_URL": slowURL, "SNAPSHOT_DIR": dir, "SNAPSHOT_TIME": hhmm, "SNAPSHOT_CATCH_UP": "skip"}, "run")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
