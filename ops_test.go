@@ -1,6 +1,7 @@
 package pgsnap_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -87,5 +88,57 @@ func TestHandlerReadinessAndMetrics(t *testing.T) {
 	clock.add(24*time.Hour + time.Hour + time.Minute)
 	if code, body := get(t, srv, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "late") {
 		t.Errorf("/readyz after interval+stale without a snapshot = %d %s, want 503 late", code, body)
+	}
+}
+
+// A failed snapshot posts a signed "failure" event, the next good one a "recovery", to a real
+// HTTP server on loopback; the ping URL sees start, fail, start, success.
+func TestWebhooksAndPing(t *testing.T) {
+	f := newFixture(t, "CREATE TABLE t AS SELECT g FROM generate_series(1, 100) g")
+	var mu sync.Mutex
+	var events, pings []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if r.URL.Path == "/hook" {
+			if !strings.HasPrefix(r.Header.Get("X-Pgsnap-Signature"), "sha256=") {
+				t.Errorf("webhook without signature header")
+			}
+			for _, kind := range []string{"failure", "recovery", "success"} {
+				if strings.Contains(string(b), `"kind":"`+kind+`"`) || strings.Contains(string(b), `"kind": "`+kind+`"`) {
+					events = append(events, kind)
+				}
+			}
+		} else {
+			pings = append(pings, r.URL.Path)
+		}
+	}))
+	defer hook.Close()
+	cfg := f.config(f.c.URL(f.db))
+	cfg.WebhookURLs = []string{hook.URL + "/hook"}
+	cfg.WebhookSecret = "s3cret-hmac"
+	cfg.PingURL = hook.URL + "/ping/abc"
+	// The database appears only after the first attempt: failure, then recovery.
+	later := f.db + "_later"
+	t.Cleanup(func() { f.c.DropDatabase(context.Background(), later) })
+	cfg.DatabaseURL = pgsnap.ConnString(f.c.URL(later))
+	s := f.scheduler(t, cfg)
+	if _, err := s.SnapshotNow(t.Context()); err == nil {
+		t.Fatal("snapshot of a missing database succeeded")
+	}
+	if err := f.c.CreateDatabase(t.Context(), later); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SnapshotNow(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(events, " ") != "failure recovery" {
+		t.Errorf("webhook events = %v, want failure then recovery", events)
+	}
+	if want := []string{"/ping/abc/start", "/ping/abc/fail", "/ping/abc/start", "/ping/abc"}; strings.Join(pings, " ") != strings.Join(want, " ") {
+		t.Errorf("pings = %v, want %v", pings, want)
 	}
 }

@@ -162,7 +162,7 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 		}
 		switch {
 		case err == nil:
-			log.Info("snapshot committed", "snapshot", snap.Name, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond), "attempt", n)
+			log.Info("snapshot committed", "snapshot", snap.Name, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond), "attempt", n, "stored_in", snap.StoredIn, "missing", snap.Missing)
 			s.retain(ctx, snap)
 			if s.cfg.DrillSchedule == DrillAfterEach {
 				s.drillAndLog(ctx, snap)

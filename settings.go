@@ -3,6 +3,7 @@ package pgsnap
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,16 +43,24 @@ var coreSettings = []Setting{
 		Env: "DATABASE_URL", Flag: "database-url", Secret: true, EmptyIsUnset: true,
 		Want: "postgres://user:password@host:port/dbname?param=value (password percent-encoded) or key=value pairs",
 		Doc:  "database to snapshot",
+		set:  setDatabaseURL,
+	},
+	{
+		Env: "DATABASE_URL_FILE", EmptyIsUnset: true,
+		Want: "a file holding DATABASE_URL (systemd LoadCredential, Docker and Kubernetes secrets)",
+		Doc:  "DATABASE_URL, read from this file",
 		set: func(c *Config, v string) error {
-			info, err := conninfo.Parse(v)
+			b, err := os.ReadFile(v)
 			if err != nil {
-				return err
+				return fmt.Errorf("read: %w", errors.Unwrap(err))
 			}
-			if info.Get("sslpassword") != "" {
-				// Only the password has a private way to pg_dump; this one would reach its argv.
-				return errors.New("sslpassword is not supported: it would appear in pg_dump's command line; use a client key without a passphrase (mode 0600)")
+			url := strings.TrimRight(string(b), "\r\n")
+			if url == "" {
+				return errors.New("the file is empty")
 			}
-			c.DatabaseURL = ConnString(v)
+			if err := setDatabaseURL(c, url); err != nil {
+				return fmt.Errorf("its content: %w", err) // never the content itself
+			}
 			return nil
 		},
 	},
@@ -179,6 +188,19 @@ var coreSettings = []Setting{
 			return nil
 		},
 	},
+}
+
+func setDatabaseURL(c *Config, v string) error {
+	info, err := conninfo.Parse(v)
+	if err != nil {
+		return err
+	}
+	if info.Get("sslpassword") != "" {
+		// Only the password has a private way to pg_dump; this one would reach its argv.
+		return errors.New("sslpassword is not supported: it would appear in pg_dump's command line; use a client key without a passphrase (mode 0600)")
+	}
+	c.DatabaseURL = ConnString(v)
+	return nil
 }
 
 // oneOf sets *dst to v when v is one of allowed.

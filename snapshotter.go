@@ -45,7 +45,7 @@ func (s *Scheduler) SnapshotNow(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, err
 	}
-	s.log.Info("snapshot committed", "snapshot", snap.Name, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond))
+	s.log.Info("snapshot committed", "snapshot", snap.Name, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond), "stored_in", snap.StoredIn, "missing", snap.Missing)
 	s.retain(ctx, snap)
 	return snap, nil
 }
@@ -83,7 +83,7 @@ func (s *Scheduler) SnapshotSlot(ctx context.Context) (Snapshot, error) {
 		if err != nil {
 			return Snapshot{}, err
 		}
-		s.log.Info("snapshot committed", "snapshot", snap.Name, "slot", slot, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond))
+		s.log.Info("snapshot committed", "snapshot", snap.Name, "slot", slot, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond), "stored_in", snap.StoredIn, "missing", snap.Missing)
 		s.retain(ctx, snap)
 		return snap, nil
 	}

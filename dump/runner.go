@@ -24,8 +24,8 @@ const (
 	waitDelay = 2 * time.Second
 	// copyBufferSize is the size of the writes the caller's writer receives.
 	copyBufferSize = 1 << 20
-	// readChunk is how much of the pipe is read at a time; a pipe holds 64 KiB.
-	readChunk = 64 << 10
+	// readChunk is how much of the pipe is read at a time: all a grown pipe holds.
+	readChunk = pipeSize
 )
 
 // ExitError reports a client program that exited non-zero or was killed by a signal.
@@ -102,6 +102,7 @@ func (j job) run(ctx context.Context, w io.Writer) (n int64, err error) {
 		if stdout, err = cmd.StdoutPipe(); err != nil {
 			return 0, fmt.Errorf("start %s: %w", j.tool, err)
 		}
+		growPipe(stdout)
 	}
 
 	if err := cmd.Start(); err != nil {

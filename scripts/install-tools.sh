@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the outside tools the tests use, when missing:
 #   - zstd and age (Debian packages): the tests decode stored snapshots with the standard tools;
+#   - chromium (Debian package): the status page is tested in a real headless browser;
 #   - versitygw (pinned, built with go install into a cache): the S3-compatible server the S3
 #     store's tests run against on loopback.
 # Prints the versitygw path on its last line. Needs root (or sudo) for apt-get.
@@ -10,6 +11,7 @@ VERSITYGW_VERSION=v1.8.0
 pkgs=()
 command -v zstd >/dev/null || pkgs+=(zstd)
 command -v age >/dev/null || pkgs+=(age)
+command -v chromium >/dev/null || pkgs+=(chromium)
 if [ "${#pkgs[@]}" -gt 0 ]; then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"

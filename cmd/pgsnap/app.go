@@ -32,6 +32,10 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// notFresh is pgsnap status's answer when a target is not fresh: exit code 1, the report
+// already printed.
+var notFresh = errors.New("not fresh")
+
 // execute runs the command line args and returns the process exit code.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), environ []string) int {
 	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, environ: environ}
@@ -42,6 +46,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	err := a.root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if errors.Is(err, notFresh) {
+		return exitFailure
 	}
 	fmt.Fprintf(stderr, "pgsnap: %s\n", indentJoined(err))
 	var ce *pgsnap.ConfigError
@@ -75,7 +82,7 @@ Settings come from flags, then environment variables, then defaults. Every setti
 		Version:           pgsnap.Version(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return a.setup(cmd) },
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.CompletionOptions.HiddenDefaultCmd = false
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
 	for _, s := range pgsnap.Settings() {
@@ -91,7 +98,7 @@ Settings come from flags, then environment variables, then defaults. Every setti
 		pf.VarP(newStringValue(), s.Flag, "", fmt.Sprintf("%s (%s)", s.Doc, s.Env))
 	}
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "no progress bar (it is shown only on a terminal anyway)")
-	root.AddCommand(a.runCmd(), a.snapshotCmd(), a.listCmd(), a.verifyCmd(), a.restoreCmd(), a.pruneCmd(), a.syncCmd(), a.pinCmd(true), a.pinCmd(false), a.versionCmd())
+	root.AddCommand(a.runCmd(), a.snapshotCmd(), a.listCmd(), a.verifyCmd(), a.restoreCmd(), a.pruneCmd(), a.syncCmd(), a.pinCmd(true), a.pinCmd(false), a.statusCmd(), a.versionCmd())
 	return root
 }
 
@@ -169,7 +176,7 @@ func settingsHelp() string {
 		if s.Flag == "" {
 			flag = "(env only)"
 		}
-		fmt.Fprintf(&b, "  %-27s %-20s default %-10s %s\n", s.Env, flag, def, s.Want)
+		fmt.Fprintf(&b, "  %-30s %-24s default %-10s %s\n", s.Env, flag, def, s.Want)
 	}
 	return b.String()
 }

@@ -23,6 +23,8 @@ func (a *app) listCmd() *cobra.Command {
 With --json, print an array of manifests: name, target, slot (null for a manual snapshot),
 started_at, finished_at, size, sha256, format, compression, encrypted, pg_dump_version,
 server_version, labels, rows (per table), and drill (the latest restore drill), and more.`,
+		Example: `  pgsnap list
+  pgsnap list --json | jq -r '.[0].name'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, _, err := a.scheduler(false)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -31,7 +32,31 @@ func main() {
 			os.Exit(exitInterrupted)
 		}
 	}()
+	stopProfile := startProfile(os.Getenv("PGSNAP_CPUPROFILE"))
 	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv, os.Environ())
+	stopProfile()
 	signal.Stop(second)
 	os.Exit(code)
+}
+
+// startProfile writes a CPU profile of this run to path when set (PGSNAP_CPUPROFILE, for
+// `go tool pprof`; the bench harness documents it). It returns the func that ends it.
+func startProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pgsnap: PGSNAP_CPUPROFILE: %v\n", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintf(os.Stderr, "pgsnap: PGSNAP_CPUPROFILE: %v\n", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

@@ -16,6 +16,8 @@ DATABASE_URL): keep the newest SNAPSHOT_RETENTION complete snapshots, ordered by
 slot or start time, and delete the others, manifest first. Each destination is pruned from
 what it lists itself. Other targets' snapshots and files pgsnap
 did not write are never touched. --dry-run only prints the decisions.`,
+		Example: `  pgsnap prune --dry-run
+  SNAPSHOT_KEEP_DAILY=7 SNAPSHOT_KEEP_WEEKLY=4 SNAPSHOT_KEEP_MONTHLY=12 pgsnap prune`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, _, err := a.scheduler(false)

@@ -26,6 +26,9 @@ anything connects to the target. A missing target database is created (and dropp
 restore fails); one that already has user tables is refused unless --clean is given.
 
 Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible to other users.`,
+		Example: `  SNAPSHOT_RESTORE_URL=postgres://admin@db/app_copy pgsnap restore --latest
+  pgsnap restore app-20261124T030000Z --target-url postgres://admin@db/app --clean
+  pgsnap restore --label version=1.4.2 --stream`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			byLabel := latest || len(labels) > 0
 			if byLabel && len(args) == 0 || !byLabel && len(args) == 1 {

@@ -22,6 +22,8 @@ With --slot (for a Kubernetes CronJob or a systemd timer) it takes the latest du
 SNAPSHOT_TIME instead, named after the slot, with the same lock and already-taken check as the
 daemon: an overlapping or retried job never makes a second snapshot for a slot, and exits 0
 saying the slot is already taken.`,
+		Example: `  DATABASE_URL=postgres://backup@db/app SNAPSHOT_DIR=/snapshots pgsnap snapshot
+  pgsnap snapshot --slot          # a CronJob or timer: the due slot, once, whoever runs it`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, _, err := a.scheduler(false)

@@ -24,6 +24,9 @@ the compressed frames whole, and pg_restore reading the archive's table of conte
 SNAPSHOT_DRILL_URL's), compare every table's row count with the manifest, drop it again.
 Without names (or with --all) every listed snapshot is checked. Exit code 0 only when every
 checked snapshot passes.`,
+		Example: `  pgsnap verify                   # every snapshot: checksum, frames, table of contents
+  pgsnap verify --all --full      # every snapshot, every data block
+  pgsnap verify --drill latest    # restore into a scratch database and compare row counts`,
 		RunE: func(cmd *cobra.Command, names []string) error {
 			if all && len(names) > 0 {
 				return usageError{errors.New("give snapshot names or --all, not both")}

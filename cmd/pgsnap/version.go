@@ -19,7 +19,8 @@ func (a *app) versionCmd() *cobra.Command {
 		Short: "Print pgsnap's version and the pg_dump it would use",
 		Long: `Print pgsnap's version, and the pg_dump it would use: with DATABASE_URL set, the one
 matching that server's version (SNAPSHOT_PG_BIN_DIR, /usr/lib/postgresql/<major>/bin, then PATH).`,
-		Args: noArgs,
+		Example: `  pgsnap version`,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintf(a.stdout, "pgsnap %s (%s %s/%s)\n", pgsnap.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			cfg, err := pgsnap.LoadConfig(a.lookup)

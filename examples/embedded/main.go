@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/pgsnap/pgsnap"
 )
 
@@ -46,7 +49,14 @@ func serve(ctx context.Context, logger *slog.Logger, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
-	snapshots, err := pgsnap.New(cfg, pgsnap.WithLogger(logger.With("component", "pgsnap")))
+	// The service's own registry: pgsnap's metrics join the service's, never a global one.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector())
+	snapshots, err := pgsnap.New(cfg, pgsnap.WithLogger(logger.With("component", "pgsnap")), pgsnap.WithMetrics(reg))
+	if err != nil {
+		return err
+	}
+	backups, err := snapshots.Handler() // /healthz, /readyz, /metrics, status page
 	if err != nil {
 		return err
 	}
@@ -63,6 +73,7 @@ func serve(ctx context.Context, logger *slog.Logger, ln net.Listener) error {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("/backups/", http.StripPrefix("/backups", backups))
 	mux.HandleFunc("POST /admin/snapshot", func(w http.ResponseWriter, r *http.Request) {
 		snap, err := snapshots.SnapshotNow(r.Context())
 		if err != nil {

@@ -56,6 +56,7 @@ func TestServiceSnapshotsAndStops(t *testing.T) {
 	t.Setenv("SNAPSHOT_ENABLED", "true")
 	t.Setenv("SNAPSHOT_DIR", dir)
 	t.Setenv("SNAPSHOT_TIME", time.Now().UTC().Add(-time.Hour).Format("15:04")) // not due during the test
+	t.Setenv("SNAPSHOT_CATCH_UP", "skip")
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,6 +79,19 @@ func TestServiceSnapshotsAndStops(t *testing.T) {
 	for _, f := range []string{name + ".dump.zst", name + ".json"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("snapshot file: %v", err)
+		}
+	}
+
+	// The backups' own endpoints, mounted in the service: fresh now, with metrics.
+	for path, want := range map[string]string{"/backups/readyz": `"ready": true`, "/backups/metrics": "pgsnap_last_success_timestamp_seconds"} {
+		resp, err := http.Get("http://" + ln.Addr().String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s = %d, want 200 with %q:\n%.300s", path, resp.StatusCode, want, b)
 		}
 	}
 
