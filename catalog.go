@@ -30,7 +30,7 @@ var ErrNotFound = errors.New("snapshot not found")
 // do not yet (Missing). A destination that cannot be listed is logged and counted as missing;
 // List fails only when none can be.
 func (s *Scheduler) List(ctx context.Context) ([]Snapshot, error) {
-	cat, err := s.catalog(ctx)
+	cat, err := s.catalog(ctx, "")
 	return cat.snaps, err
 }
 
@@ -41,14 +41,15 @@ type catalogue struct {
 	held  map[*destination]map[string]Snapshot // the snapshots each destination holds
 }
 
-// catalog reads every manifest of every destination.
-func (s *Scheduler) catalog(ctx context.Context) (catalogue, error) {
+// catalog reads every manifest of every destination; with only set, only that target's (a
+// store shared by many targets is not read whole for one).
+func (s *Scheduler) catalog(ctx context.Context, only string) (catalogue, error) {
 	cat := catalogue{infos: map[*destination][]store.Info{}, held: map[*destination]map[string]Snapshot{}}
 	byName := map[string]*Snapshot{}
 	var order []string
 	var errs []error
 	for _, d := range s.dests {
-		infos, snaps, err := s.catalogOf(ctx, d)
+		infos, snaps, err := s.catalogOf(ctx, d, only)
 		if err != nil {
 			if ctx.Err() != nil {
 				return catalogue{}, ctx.Err()
@@ -93,7 +94,7 @@ func (s *Scheduler) catalog(ctx context.Context) (catalogue, error) {
 }
 
 // catalogOf reads one destination's manifests.
-func (s *Scheduler) catalogOf(ctx context.Context, d *destination) ([]store.Info, []Snapshot, error) {
+func (s *Scheduler) catalogOf(ctx context.Context, d *destination, only string) ([]store.Info, []Snapshot, error) {
 	infos, err := d.st.List(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -113,8 +114,8 @@ func (s *Scheduler) catalogOf(ctx context.Context, d *destination) ([]store.Info
 		if !ok {
 			continue
 		}
-		if _, _, err := parseSnapshotName(name); err != nil {
-			continue // not pgsnap's object
+		if target, _, err := parseSnapshotName(name); err != nil || only != "" && target != only {
+			continue // not pgsnap's object, or another target's
 		}
 		snap, err := s.readManifest(ctx, d, in.Key)
 		if err != nil {
@@ -241,7 +242,7 @@ func (s *Scheduler) Prune(ctx context.Context, dryRun bool) ([]PruneDecision, er
 		return nil, err
 	}
 	defer unlock()
-	cat, err := s.catalog(ctx)
+	cat, err := s.catalog(ctx, s.target)
 	if err != nil {
 		return nil, err
 	}

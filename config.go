@@ -100,6 +100,12 @@ type Config struct {
 	// PingURL is a dead man's switch pinged at start (/start), success and failure (/fail)
 	// of every snapshot (SNAPSHOT_PING_URL).
 	PingURL string
+	// DumpSchemas, DumpExcludeSchemas, DumpTables and DumpExcludeTables are pg_dump's
+	// --schema, --exclude-schema, --table and --exclude-table patterns
+	// (SNAPSHOT_PG_DUMP_SCHEMAS and the like).
+	DumpSchemas, DumpExcludeSchemas, DumpTables, DumpExcludeTables []string
+	// MaxConcurrent bounds the dumps a Fleet runs at once (SNAPSHOT_MAX_CONCURRENT, default 1).
+	MaxConcurrent int
 }
 
 // DefaultConfig returns the configuration used when no setting is given.
@@ -118,6 +124,7 @@ func DefaultConfig() Config {
 		HTTPAddr:        "127.0.0.1:9187",
 		StaleAfter:      time.Hour,
 		WebhookOn:       []string{"failure", "recovery"},
+		MaxConcurrent:   1,
 	}
 }
 

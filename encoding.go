@@ -41,6 +41,12 @@ func dataSuffixFor(compression string, encrypted bool) string {
 // nameOfData returns the snapshot name a data object's key belongs to.
 func nameOfData(key string) (string, bool) {
 	key, _ = strings.CutSuffix(key, ageSuffix)
+	if k, ok := strings.CutSuffix(key, ".sql.zst"); ok {
+		return k, true
+	}
+	if k, ok := strings.CutSuffix(key, ".sql"); ok {
+		return k, true
+	}
 	if name, ok := strings.CutSuffix(key, zstdSuffix); ok {
 		return name, true
 	}
@@ -229,7 +235,7 @@ func decompressor(r io.Reader, compression string) (io.ReadCloser, error) {
 	case CompressionPGDump, CompressionNone:
 		return io.NopCloser(r), nil
 	case CompressionZstd:
-		dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+		dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)))
 		if err != nil {
 			return nil, fmt.Errorf("zstd decoder: %w", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pgsnap/pgsnap/store"
@@ -128,7 +129,7 @@ func (s Snapshot) check(key string) error {
 		return errors.New("missing started_at or finished_at")
 	case s.Size <= 0:
 		return fmt.Errorf("size %d", s.Size)
-	case s.Format != FormatCustom:
+	case s.Format != FormatCustom && s.Format != FormatGlobals:
 		return fmt.Errorf("unknown format %q", s.Format)
 	case s.Compression != CompressionPGDump && s.Compression != CompressionZstd && s.Compression != CompressionNone:
 		return fmt.Errorf("unknown compression %q", s.Compression)
@@ -146,7 +147,7 @@ func (s Snapshot) check(key string) error {
 	}
 	// The data object must be this snapshot's own: prune deletes what a manifest names, and a
 	// manifest must never lead it to another snapshot's data or a file pgsnap did not write.
-	if want := s.Name + dataSuffixFor(s.Compression, s.Encrypted); s.Data != want {
+	if want := s.Name + s.dataSuffix(); s.Data != want {
 		return fmt.Errorf("data %q is not %q", s.Data, want)
 	}
 	if err := store.ValidKey(s.Data); err != nil {
@@ -156,4 +157,14 @@ func (s Snapshot) check(key string) error {
 		return fmt.Errorf("sha256 %q is not 64 hex digits", s.SHA256)
 	}
 	return nil
+}
+
+// dataSuffix is the suffix of the snapshot's own data object: <name>.dump[.zst][.age] for a
+// database, <name>.sql[.zst][.age] for globals.
+func (s Snapshot) dataSuffix() string {
+	suffix := dataSuffixFor(s.Compression, s.Encrypted)
+	if s.Format == FormatGlobals {
+		suffix = ".sql" + strings.TrimPrefix(suffix, dataSuffix)
+	}
+	return suffix
 }

@@ -24,6 +24,12 @@ type ops struct {
 	ping     *notify.Ping     // nil when not configured
 	running  atomic.Bool      // Run's loop is alive
 
+	// The notifiers' delivery goroutines run while anyone (Run, a SnapshotNow) needs them:
+	// the first user starts them, the last stops them.
+	notifyMu    sync.Mutex
+	notifyUsers int
+	notifyStop  func()
+
 	mu       sync.Mutex
 	listed   []Snapshot
 	listedAt time.Time
@@ -56,25 +62,36 @@ func (s *Scheduler) newNotifiers() error {
 
 // runNotifiers delivers notifications until ctx ends; the returned func waits for that (after
 // flushing what is queued, bounded by cleanupTimeout, when flush is set).
-func (s *Scheduler) runNotifiers(ctx context.Context) (wait func(flush bool)) {
+func (s *Scheduler) runNotifiers(ctx context.Context) (done func(flush bool)) {
 	if s.ops.webhooks == nil && s.ops.ping == nil {
 		return func(bool) {}
 	}
-	nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, cancel)
-	var wg sync.WaitGroup
-	wg.Go(func() { s.ops.webhooks.Run(nctx) })
-	wg.Go(func() { s.ops.ping.Run(nctx) })
+	s.ops.notifyMu.Lock()
+	defer s.ops.notifyMu.Unlock()
+	if s.ops.notifyUsers == 0 {
+		// Delivery outlives the caller's ctx a little (flush); its own ctx ends with the last user.
+		nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		var wg sync.WaitGroup
+		wg.Go(func() { s.ops.webhooks.Run(nctx) })
+		wg.Go(func() { s.ops.ping.Run(nctx) })
+		s.ops.notifyStop = func() {
+			cancel()
+			wg.Wait()
+		}
+	}
+	s.ops.notifyUsers++
 	return func(flush bool) {
 		if flush {
-			fctx, fcancel := context.WithTimeout(nctx, cleanupTimeout)
+			fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 			s.ops.webhooks.Flush(fctx)
 			s.ops.ping.Flush(fctx)
 			fcancel()
 		}
-		stop()
-		cancel()
-		wg.Wait()
+		s.ops.notifyMu.Lock()
+		defer s.ops.notifyMu.Unlock()
+		if s.ops.notifyUsers--; s.ops.notifyUsers == 0 {
+			s.ops.notifyStop()
+		}
 	}
 }
 
@@ -108,12 +125,12 @@ func (s *Scheduler) listing(ctx context.Context) ([]Snapshot, error) {
 	if !s.ops.listedAt.IsZero() && s.now().Sub(s.ops.listedAt) < catalogTTL {
 		return s.ops.listed, nil
 	}
-	snaps, err := s.List(ctx)
+	cat, err := s.catalog(ctx, s.target)
 	if err != nil {
 		return s.ops.listed, err
 	}
-	s.ops.listed, s.ops.listedAt = snaps, s.now()
-	return snaps, nil
+	s.ops.listed, s.ops.listedAt = cat.snaps, s.now()
+	return cat.snaps, nil
 }
 
 // Status describes this scheduler for the status page, /readyz and /metrics: the newest

@@ -34,7 +34,7 @@ func (s *Scheduler) Sync(ctx context.Context) ([]SyncCopy, error) {
 }
 
 func (s *Scheduler) sync(ctx context.Context) ([]SyncCopy, error) {
-	cat, err := s.catalog(ctx)
+	cat, err := s.catalog(ctx, s.target)
 	if err != nil {
 		return nil, err
 	}

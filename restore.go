@@ -31,6 +31,10 @@ type RestoreOptions struct {
 	// a damaged snapshot fails the restore at its end (and a database pgsnap created is dropped)
 	// rather than before it starts.
 	Stream bool
+	// WithGlobals first applies the roles and tablespaces of the snapshot's server (its newest
+	// globals snapshot not after it) to the target's server, with psql stopping on the first
+	// SQL error; then the database is restored (owners and grants find their roles).
+	WithGlobals bool
 }
 
 // CorruptError reports a snapshot whose stored bytes do not match its manifest.
@@ -91,6 +95,16 @@ func (s *Scheduler) Restore(ctx context.Context, name string, opts RestoreOption
 	bin, err := restoreBinary(ctx, snap, serverVersion, s.cfg.PGBinDir)
 	if err != nil {
 		return snap, err
+	}
+	if opts.WithGlobals {
+		g, err := s.globalsFor(ctx, snap)
+		if err != nil {
+			return snap, err
+		}
+		s.log.Info("applying globals", "globals", g.Name, "server", target.Get("host"))
+		if err := s.applyGlobals(ctx, g, target, serverVersion); err != nil {
+			return snap, err
+		}
 	}
 	created, err := prepareTarget(ctx, target, opts.Clean)
 	if err != nil {

@@ -35,6 +35,11 @@ type Scheduler struct {
 	ops      ops
 	// registerer receives the metrics (WithMetrics); nil: none
 	registerer prometheus.Registerer
+	// dumpSlots, shared by a Fleet's schedulers, bounds the dumps running at once; nil: no bound
+	dumpSlots chan struct{}
+	// globals makes this scheduler take globals snapshots (pg_dumpall --globals-only) of its
+	// server instead of database snapshots: a Fleet's <server>.globals target.
+	globals bool
 
 	// busy serialises snapshots, retention and restores of this scheduler's target.
 	busy chan struct{}
@@ -116,7 +121,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer s.runNotifiers(ctx)(false)
 	s.ops.running.Store(true)
 	defer s.ops.running.Store(false)
-	if period := drillPeriod(s.cfg.DrillSchedule); period > 0 {
+	if period := drillPeriod(s.cfg.DrillSchedule); period > 0 && !s.globals {
 		wg.Go(func() { s.drillLoop(ctx, period) })
 	}
 	var last time.Time
@@ -164,7 +169,7 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 		case err == nil:
 			log.Info("snapshot committed", "snapshot", snap.Name, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond), "attempt", n, "stored_in", snap.StoredIn, "missing", snap.Missing)
 			s.retain(ctx, snap)
-			if s.cfg.DrillSchedule == DrillAfterEach {
+			if s.cfg.DrillSchedule == DrillAfterEach && !s.globals {
 				s.drillAndLog(ctx, snap)
 			}
 			return
@@ -314,3 +319,9 @@ func (s *Scheduler) lock(ctx context.Context) (unlock func(), err error) {
 		return nil, ctx.Err()
 	}
 }
+
+// Target is the name of the database this scheduler protects ("" when none is configured).
+func (s *Scheduler) Target() string { return s.target }
+
+// Config returns the configuration the scheduler runs with.
+func (s *Scheduler) Config() Config { return s.cfg }

@@ -36,7 +36,7 @@ func Settings() []Setting {
 }
 
 // settings is every setting, in documentation order.
-var settings = slices.Concat(coreSettings, policySettings, pipelineSettings, s3Settings, opsSettings)
+var settings = slices.Concat(coreSettings, policySettings, dumpSettings, pipelineSettings, s3Settings, opsSettings)
 
 var coreSettings = []Setting{
 	{

@@ -123,6 +123,17 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 	// One writer per target: replicas of a service (or several daemons) share the work through
 	// the database's own advisory lock. The slot check is repeated under the lock, since the
 	// holder may have just committed it.
+	// In a Fleet, at most SNAPSHOT_MAX_CONCURRENT dumps run at once. The slot is taken before the
+	// lock and given back at once when another pgsnap holds it, so a daemon whose targets are
+	// all taken elsewhere moves on to others: N daemons share the work.
+	if s.dumpSlots != nil {
+		select {
+		case s.dumpSlots <- struct{}{}:
+			defer func() { <-s.dumpSlots }()
+		case <-dctx.Done():
+			return Snapshot{}, s.dumpError(dctx, "wait for a dump slot", context.Cause(dctx))
+		}
+	}
 	release, err := targetLock(dctx, info, s.target)
 	if err != nil {
 		return Snapshot{}, s.dumpError(dctx, "lock", err)
@@ -130,6 +141,9 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 	defer release()
 	if taken, _ := s.stored(ctx, name); taken && slot != nil {
 		return Snapshot{}, fmt.Errorf("snapshot %s: %w", name, ErrSlotTaken)
+	}
+	if s.globals {
+		return s.takeGlobals(dctx, name, started, slot, info, log)
 	}
 
 	server, err := dump.ServerVersion(dctx, info)
@@ -171,7 +185,7 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 		Binary:          bin,
 		Server:          server,
 		LockWaitTimeout: s.cfg.LockWaitTimeout,
-		Args:            []string{"--compress=0"},
+		Args:            append([]string{"--compress=0"}, s.cfg.dumpArgs()...),
 		Logger:          log,
 	}, io.MultiWriter(enc, counter, &head))
 	if err != nil {

@@ -140,14 +140,65 @@ func (a *app) config(enabledDefault bool) (pgsnap.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// scheduler loads the settings and builds a Scheduler.
+// scheduler loads the settings and builds a Scheduler. With a configuration file it is the
+// file's target named by SNAPSHOT_TARGET (or its only one).
 func (a *app) scheduler(enabledDefault bool) (*pgsnap.Scheduler, pgsnap.Config, error) {
+	if path, ok := a.lookup("SNAPSHOT_CONFIG"); ok && path != "" {
+		return a.fileTarget(path)
+	}
 	cfg, err := a.config(enabledDefault)
 	if err != nil {
 		return nil, cfg, err
 	}
 	s, err := pgsnap.New(cfg, pgsnap.WithLogger(a.log), pgsnap.WithProgress(newProgress(a.stderr, a.quiet)))
 	return s, cfg, err
+}
+
+// fleet loads a configuration file and builds its fleet (listing the servers' databases).
+func (a *app) fleet(path string, enabledDefault bool, opts ...pgsnap.Option) (*pgsnap.Fleet, error) {
+	lookup := a.lookupWithout("SNAPSHOT_TARGET")
+	if enabledDefault {
+		inner := lookup
+		lookup = func(env string) (string, bool) {
+			if v, ok := inner(env); ok || env != "SNAPSHOT_ENABLED" {
+				return v, ok
+			}
+			return "true", true // running the daemon is the opt-in; the file may still say false
+		}
+	}
+	fc, err := pgsnap.LoadFleetConfig(path, lookup)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return pgsnap.NewFleet(a.ctx, fc, append([]pgsnap.Option{pgsnap.WithLogger(a.log)}, opts...)...)
+}
+
+// fileTarget picks one target of a configuration file for a single-target command.
+func (a *app) fileTarget(path string) (*pgsnap.Scheduler, pgsnap.Config, error) {
+	f, err := a.fleet(path, false, pgsnap.WithProgress(newProgress(a.stderr, a.quiet)))
+	if err != nil {
+		return nil, pgsnap.Config{}, err
+	}
+	want, _ := a.lookup("SNAPSHOT_TARGET")
+	var names []string
+	for _, s := range f.Schedulers() {
+		if s.Target() == want || want == "" && len(f.Schedulers()) == 1 {
+			return s, s.Config(), nil
+		}
+		names = append(names, s.Target())
+	}
+	return nil, pgsnap.Config{}, usageError{fmt.Errorf("SNAPSHOT_TARGET=%q: the configuration file %s has the targets %s: name one with --target", want, path, strings.Join(names, ", "))}
+}
+
+// lookupWithout is lookup with one setting hidden (SNAPSHOT_TARGET picks a file's target; it
+// must not rename them all).
+func (a *app) lookupWithout(hidden string) func(string) (string, bool) {
+	return func(env string) (string, bool) {
+		if env == hidden {
+			return "", false
+		}
+		return a.lookup(env)
+	}
 }
 
 func flagName(env string) string {

@@ -85,6 +85,7 @@ Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible
 	f.IntVar(&opts.Jobs, "jobs", runtime.NumCPU(), "parallel pg_restore jobs")
 	f.BoolVar(&latest, "latest", false, "restore the newest snapshot of the target")
 	f.StringArrayVar(&labels, "label", nil, "restore the newest snapshot of the target with this label (key=value; repeat for several)")
+	f.BoolVar(&opts.WithGlobals, "with-globals", false, "first apply the server's roles and tablespaces from its globals snapshot (stops on the first SQL error)")
 	f.BoolVar(&opts.Stream, "stream", false, "pipe the snapshot into pg_restore, no temporary file (one job; damage is found at the end)")
 	f.BoolVar(&opts.NoOwner, "no-owner", false, "do not restore ownership and privileges (target lacks the source's roles)")
 	return cmd

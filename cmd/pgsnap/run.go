@@ -39,6 +39,9 @@ page at /.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			if path, ok := a.lookup("SNAPSHOT_CONFIG"); ok && path != "" {
+				return a.runFleet(cmd.Context(), path, reg)
+			}
 			cfg, err := a.config(true)
 			if err != nil {
 				return err
@@ -67,6 +70,31 @@ page at /.`,
 	}
 }
 
+// runFleet runs every target of a configuration file, serving their endpoints together.
+func (a *app) runFleet(ctx context.Context, path string, reg *prometheus.Registry) error {
+	f, err := a.fleet(path, true, pgsnap.WithMetrics(reg))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if addr := f.Schedulers()[0].Config().HTTPAddr; addr != pgsnap.HTTPOff {
+		h, err := f.Handler()
+		if err != nil {
+			return err
+		}
+		stop, err := a.serve(ctx, h, addr, &wg)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	a.log.Info("fleet started", "targets", len(f.Schedulers()))
+	return f.Run(ctx)
+}
+
 // serveHTTP serves the scheduler's handler on addr until stop is called or ctx ends. A port
 // that cannot be bound is an error at start-up, naming the setting.
 func (a *app) serveHTTP(ctx context.Context, s *pgsnap.Scheduler, addr string, wg *sync.WaitGroup) (stop func(), err error) {
@@ -74,6 +102,11 @@ func (a *app) serveHTTP(ctx context.Context, s *pgsnap.Scheduler, addr string, w
 	if err != nil {
 		return nil, err
 	}
+	return a.serve(ctx, h, addr, wg)
+}
+
+// serve serves h on addr until stop is called or ctx ends.
+func (a *app) serve(ctx context.Context, h http.Handler, addr string, wg *sync.WaitGroup) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("SNAPSHOT_HTTP_ADDR=%q: %w", addr, err)

@@ -227,3 +227,20 @@ func (i Info) LogValue() slog.Value {
 func (i Info) MarshalJSON() ([]byte, error) {
 	return json.Marshal(i.Redacted())
 }
+
+// ConnString returns a connection string (keyword/value form) that parses back to i, password
+// included: for deriving one connection string from another in memory. Never log it or put it
+// on a command line.
+func (i Info) ConnString() string {
+	s := i.KeywordValue()
+	if i.pw != nil {
+		var b strings.Builder
+		b.WriteString(s)
+		if s != "" {
+			b.WriteByte(' ')
+		}
+		writeKeywordValue(&b, "password", i.pw.s)
+		s = b.String()
+	}
+	return s
+}

@@ -267,3 +267,23 @@ func keywordSet(i Info) map[string]string {
 	}
 	return m
 }
+
+func TestConnStringRoundTrips(t *testing.T) {
+	for _, in := range []string{
+		"postgres://u:s3cr%40t%3A%2Fp%25w%23%3F%26%3Dx@db:5432/app?sslmode=disable",
+		`host=db user=u password='it\'s \\ odd' dbname=app`,
+		"postgres://u@db/app",
+	} {
+		a, err := Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Parse(a.With("dbname", "other").ConnString())
+		if err != nil {
+			t.Fatalf("Parse(ConnString of %q) = %v", in, err)
+		}
+		if b.Password() != a.Password() || b.Database() != "other" || b.User() != a.User() || b.Get("host") != a.Get("host") {
+			t.Errorf("ConnString of %q lost something: password kept %v, database %q, user %q", in, b.Password() == a.Password(), b.Database(), b.User())
+		}
+	}
+}
