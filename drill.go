@@ -10,6 +10,7 @@ import (
 	"io"
 	"regexp"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -122,7 +123,7 @@ func (s *Scheduler) drill(ctx context.Context, snap Snapshot, d *Drill) error {
 		s.log.Warn("drill restored without comparing rows: "+errNoRows.Error(), "snapshot", snap.Name)
 		return nil
 	}
-	got, err := countRows(ctx, target, snap.Rows)
+	got, err := countRows(ctx, target, snap.Rows, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return err
 	}
@@ -153,34 +154,65 @@ func (s *Scheduler) dropScratch(ctx context.Context, target conninfo.Info, scrat
 // quotedTable is a schema-qualified table name as manifests hold it: "schema"."table".
 var quotedTable = regexp.MustCompile(`^"(?:[^"]|"")+"\."(?:[^"]|"")+"$`)
 
-// countRows counts the rows of each table named in want, in the database of target.
-func countRows(ctx context.Context, target conninfo.Info, want map[string]int64) (map[string]int64, error) {
+// countRows counts the rows of each table named in want, in the database of target, on up to
+// jobs connections at once (a restore's count runs beside nothing else).
+func countRows(ctx context.Context, target conninfo.Info, want map[string]int64, jobs int) (map[string]int64, error) {
 	cfg, err := target.With("application_name", "pgsnap").PgxConfig()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect to count rows: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	got := make(map[string]int64, len(want))
+	tables := make(chan string, len(want))
 	for table := range want {
 		if !quotedTable.MatchString(table) {
 			return nil, fmt.Errorf("manifest names table %q, not in the form \"schema\".\"table\"", table)
 		}
+		tables <- table
+	}
+	close(tables)
+	var mu sync.Mutex
+	got := make(map[string]int64, len(want))
+	var errs []error
+	var wg sync.WaitGroup
+	for range max(1, min(jobs, len(want))) {
+		wg.Go(func() {
+			if err := countTables(ctx, cfg, tables, func(table string, n int64) {
+				mu.Lock()
+				got[table] = n
+				mu.Unlock()
+			}); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
+// countTables counts the tables it takes from tables on one connection.
+func countTables(ctx context.Context, cfg *pgx.ConnConfig, tables <-chan string, found func(string, int64)) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect to count rows: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for table := range tables {
 		var n int64
-		// table is a quoted identifier (checked above), safe to place in the query.
+		// table is a quoted identifier (checked by countRows), safe to place in the query.
 		if err := conn.QueryRow(ctx, "SELECT count(*) FROM ONLY "+table).Scan(&n); err != nil {
 			var pgErr interface{ SQLState() string }
 			if errors.As(err, &pgErr) && pgErr.SQLState() == "42P01" {
 				continue // missing: rowDiff reports it
 			}
-			return nil, fmt.Errorf("count rows of %s: %w", table, err)
+			return fmt.Errorf("count rows of %s: %w", table, err)
 		}
-		got[table] = n
+		found(table, n)
 	}
-	return got, nil
+	return nil
 }
 
 // saveDrill stores d beside its snapshot, replacing the previous result.

@@ -280,41 +280,33 @@ func (cs closers) Close() error {
 // SHA-256 against the manifest in the same pass. A decode failure or a mismatch is a
 // *CorruptError (a mismatch wins: it is the cause); a failure to write to w is returned as it is.
 func (s *Scheduler) decodeVerified(ctx context.Context, snap Snapshot, w io.Writer) error {
-	o, err := s.openStored(ctx, snap)
-	if err != nil {
-		return err
-	}
-	defer o.close()
-	a, err := decompressor(o.plain, snap.Compression)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(writeTagger{w}, a)
-	a.Close()
-	if we, ok := errors.AsType[*writeError](err); ok {
-		return we.err
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if verr := o.raw.verify(snap); verr != nil {
-		return verr
-	}
-	if err != nil {
-		return &CorruptError{Name: snap.Name, Reason: fmt.Sprintf("decode %s: %v", describeEncoding(snap), err)}
-	}
-	return nil
+	return s.readChecked(ctx, snap, w, true)
 }
 
 // verifyData reads the snapshot's data object into w (decrypted when encrypted, never
 // decompressed) and checks its size and SHA-256 against the manifest.
 func (s *Scheduler) verifyData(ctx context.Context, snap Snapshot, w io.Writer) error {
+	return s.readChecked(ctx, snap, w, false)
+}
+
+// readChecked copies the data object, decrypted and, with decompress, decoded, to w, and
+// compares the stored bytes with the manifest once all have passed.
+func (s *Scheduler) readChecked(ctx context.Context, snap Snapshot, w io.Writer, decompress bool) error {
 	o, err := s.openStored(ctx, snap)
 	if err != nil {
 		return err
 	}
 	defer o.close()
-	_, err = io.Copy(writeTagger{w}, o.plain)
+	src, step := o.plain, "decrypt"
+	if decompress {
+		a, err := decompressor(o.plain, snap.Compression)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		src, step = a, "decode "+describeEncoding(snap)
+	}
+	_, err = io.Copy(writeTagger{w}, src)
 	if we, ok := errors.AsType[*writeError](err); ok {
 		return we.err
 	}
@@ -325,7 +317,7 @@ func (s *Scheduler) verifyData(ctx context.Context, snap Snapshot, w io.Writer) 
 		return verr
 	}
 	if err != nil {
-		return &CorruptError{Name: snap.Name, Reason: fmt.Sprintf("decrypt: %v", err)}
+		return &CorruptError{Name: snap.Name, Reason: fmt.Sprintf("%s: %v", step, err)}
 	}
 	return nil
 }

@@ -113,7 +113,9 @@ func LoadFleetConfig(path string, lookup func(string) (string, bool)) (FleetConf
 		return FleetConfig{}, fmt.Errorf("config file %s: %w (want settings, max_concurrent, targets and servers)", path, err)
 	}
 	var errs []error
-	bad := func(where string, err error) { errs = append(errs, fmt.Errorf("config file %s: %s: %w", path, where, err)) }
+	bad := func(where string, err error) {
+		errs = append(errs, fmt.Errorf("config file %s: %s: %w", path, where, err))
+	}
 	for _, m := range []map[string]string{f.Settings} {
 		if err := knownSettings(m); err != nil {
 			bad("settings", err)

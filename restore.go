@@ -127,7 +127,7 @@ func (s *Scheduler) Restore(ctx context.Context, name string, opts RestoreOption
 		s.log.Warn("restored without checking row counts: " + errNoRows.Error())
 		return snap, nil
 	}
-	got, err := countRows(ctx, target, snap.Rows)
+	got, err := countRows(ctx, target, snap.Rows, opts.Jobs)
 	if err == nil {
 		if diff := rowDiff(snap.Rows, got); diff != "" {
 			err = fmt.Errorf("restored row counts differ from the manifest: %s", diff)

@@ -147,18 +147,27 @@ func fileSetting(env, of string, set func(*Config, string)) Setting {
 		Want: "a file holding " + of,
 		Doc:  of + ", read from this file",
 		set: func(c *Config, v string) error {
-			b, err := os.ReadFile(v)
-			if err != nil {
-				return fmt.Errorf("read: %w", errors.Unwrap(err))
+			value, err := readValueFile(v)
+			if err == nil {
+				set(c, value)
 			}
-			value := strings.TrimRight(string(b), "\r\n")
-			if value == "" {
-				return errors.New("the file is empty")
-			}
-			set(c, value)
-			return nil
+			return err
 		},
 	}
+}
+
+// readValueFile reads a setting's value from a file (Docker and Kubernetes secrets, systemd
+// credentials): its content without the final line break. Errors never show the content.
+func readValueFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read: %w", errors.Unwrap(err))
+	}
+	value := strings.TrimRight(string(b), "\r\n")
+	if value == "" {
+		return "", errors.New("the file is empty")
+	}
+	return value, nil
 }
 
 // hasRemote reports whether an object-storage destination is configured.

@@ -151,6 +151,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			s.log.Info("scheduler stopped")
 			return nil
 		}
+		s.countSkipped(slot)
 	}
 }
 
@@ -203,6 +204,20 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 		if s.sleep(ctx, delay) != nil {
 			return
 		}
+	}
+}
+
+// countSkipped logs and counts the slots that passed while the attempts for slot ran (a dump
+// longer than the interval): never two dumps of a target at once, so they are skipped.
+func (s *Scheduler) countSkipped(slot time.Time) {
+	now := s.now()
+	n := 0
+	for next := s.sched.Next(slot); !next.IsZero() && !next.After(now) && n < 10000; next = s.sched.Next(next) {
+		n++
+	}
+	if n > 0 {
+		s.stats.skipped(n)
+		s.log.Warn("slots skipped: the snapshot of the previous slot was still running", "slot", slot, "skipped", n)
 	}
 }
 

@@ -370,3 +370,51 @@ func TestCatchUp(t *testing.T) {
 		})
 	}
 }
+
+// T27: a dump longer than the interval (every minute, the attempt takes 90 s): never two at
+// once; the slot that passed meanwhile is skipped, logged and counted.
+func TestDumpLongerThanInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig(t)
+		cr, err := schedule.ParseCron("* * * * *", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Schedule = cr
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		running, most := 0, 0
+		var slots []time.Time
+		s.attempt = func(ctx context.Context, slot *time.Time) (Snapshot, error) {
+			mu.Lock()
+			running++
+			most = max(most, running)
+			slots = append(slots, *slot)
+			mu.Unlock()
+			time.Sleep(90 * time.Second)
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return Snapshot{Name: "x", StartedAt: *slot, FinishedAt: time.Now()}, nil
+		}
+		start := time.Now()
+		stop := startScheduler(t, s)
+		time.Sleep(5*time.Minute + 30*time.Second)
+		stop()
+		mu.Lock()
+		defer mu.Unlock()
+		want := []time.Time{start.Add(time.Minute), start.Add(3 * time.Minute), start.Add(5 * time.Minute)}
+		if diff := cmp.Diff(want, slots); diff != "" {
+			t.Errorf("slots taken (-want +got):\n%s", diff)
+		}
+		if most != 1 {
+			t.Errorf("at most %d dumps ran at once, want 1", most)
+		}
+		if got := s.Stats().SlotsSkipped; got != 2 {
+			t.Errorf("Stats().SlotsSkipped = %d, want 2", got)
+		}
+	})
+}

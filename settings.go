@@ -3,7 +3,6 @@ package pgsnap
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,13 +49,9 @@ var coreSettings = []Setting{
 		Want: "a file holding DATABASE_URL (systemd LoadCredential, Docker and Kubernetes secrets)",
 		Doc:  "DATABASE_URL, read from this file",
 		set: func(c *Config, v string) error {
-			b, err := os.ReadFile(v)
+			url, err := readValueFile(v)
 			if err != nil {
-				return fmt.Errorf("read: %w", errors.Unwrap(err))
-			}
-			url := strings.TrimRight(string(b), "\r\n")
-			if url == "" {
-				return errors.New("the file is empty")
+				return err
 			}
 			if err := setDatabaseURL(c, url); err != nil {
 				return fmt.Errorf("its content: %w", err) // never the content itself

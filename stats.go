@@ -31,6 +31,8 @@ type Stats struct {
 	// DumpBytesPerSecond is the newest committed snapshot's archive bytes per second of its run.
 	DumpBytesPerSecond float64
 	LastDrill          *Drill // the newest restore drill; nil when none ran
+	// SlotsSkipped counts slots that passed while the snapshot of an earlier one still ran.
+	SlotsSkipped int64
 }
 
 // stats guards Stats for concurrent use.
@@ -87,6 +89,12 @@ func failureReason(err error) string {
 		return "store"
 	}
 	return "other"
+}
+
+func (st *stats) skipped(n int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.s.SlotsSkipped += int64(n)
 }
 
 func (st *stats) destinationFailed(name string) {

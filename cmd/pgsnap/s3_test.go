@@ -70,6 +70,9 @@ func TestS3RoundTrip(t *testing.T) {
 	if r := runPgsnap(t, env, "verify", "--all", "--full"); r.code != 0 {
 		t.Errorf("verify --all --full against S3: exit %d", r.code)
 	}
+	if r := runPgsnap(t, env, "verify", "--drill", names[2]); r.code != 0 {
+		t.Errorf("verify --drill against S3: exit %d", r.code)
+	}
 	for _, stream := range []bool{false, true} {
 		restored := fmt.Sprintf("%s_s3_%t", db, stream)
 		t.Cleanup(func() { c.DropDatabase(t.Context(), restored) })
