@@ -110,6 +110,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	s.ops.running.Store(true) // alive from here: a long start-up sync must not fail /healthz
+	defer s.ops.running.Store(false)
 	s.sweep(ctx)
 	if _, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("some destinations are still incomplete; the next snapshot retries", "err", err)
@@ -119,8 +121,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait() // Run returns only after every goroutine it started has ended
 	defer s.runNotifiers(ctx)(false)
-	s.ops.running.Store(true)
-	defer s.ops.running.Store(false)
 	if period := drillPeriod(s.cfg.DrillSchedule); period > 0 && !s.globals {
 		wg.Go(func() { s.drillLoop(ctx, period) })
 	}

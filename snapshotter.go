@@ -65,6 +65,7 @@ func (s *Scheduler) SnapshotSlot(ctx context.Context) (Snapshot, error) {
 	}
 	s.sweep(ctx)
 	defer s.runNotifiers(ctx)(true)
+	s.notifyStart()
 	slot := s.sched.Prev(s.now())
 	giveUp := s.now().Add(s.cfg.Timeout) // a holder that hangs is not waited for forever
 	for {
