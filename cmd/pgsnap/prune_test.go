@@ -114,3 +114,20 @@ func TestPruneGFSGolden(t *testing.T) {
 		}
 	}
 }
+
+// pgsnap status reads freshness from the store: a snapshot an hour old is fresh (exit 0), none
+// at all is not (exit 1), and --json says so.
+func TestStatusExitCodeFollowsFreshness(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "snapshots")
+	env := map[string]string{"SNAPSHOT_DIR": dir, "SNAPSHOT_TARGET": "app"}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if r := runPgsnapQuiet(t, env, "status", "--json"); r.code != 1 || !strings.Contains(r.stdout, `"state": "none"`) {
+		t.Errorf("status with no snapshot: exit %d, stdout %.300s; want 1 and state none", r.code, r.stdout)
+	}
+	writeSyntheticSnapshots(t, dir, "app", time.Now().UTC().Add(-time.Hour).Truncate(time.Second), 1)
+	if r := runPgsnapQuiet(t, env, "status"); r.code != 0 || !strings.Contains(r.stdout, "app-") {
+		t.Errorf("status with a snapshot an hour old: exit %d, stdout %.300s; want 0 showing it", r.code, r.stdout)
+	}
+}
