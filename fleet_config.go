@@ -116,10 +116,8 @@ func LoadFleetConfig(path string, lookup func(string) (string, bool)) (FleetConf
 	bad := func(where string, err error) {
 		errs = append(errs, fmt.Errorf("config file %s: %s: %w", path, where, err))
 	}
-	for _, m := range []map[string]string{f.Settings} {
-		if err := knownSettings(m); err != nil {
-			bad("settings", err)
-		}
+	if err := knownSettings(f.Settings); err != nil {
+		bad("settings", err)
 	}
 	fc := FleetConfig{MaxConcurrent: max(f.MaxConcurrent, 1)}
 	if v, ok := lookup("SNAPSHOT_MAX_CONCURRENT"); ok {

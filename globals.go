@@ -125,9 +125,9 @@ func (s *Scheduler) applyGlobals(ctx context.Context, g Snapshot, target conninf
 	}()
 	sql := idempotentRoles(pr, target.User(), s.log)
 	err = dump.ApplySQL(ctx, dump.ApplySQLOptions{Conn: target.With("dbname", "postgres"), Binary: bin, Server: server, Logger: s.log}, sql)
-	pr.CloseWithError(errors.New("psql stopped"))
+	pr.CloseWithError(errPsqlStopped)
 	sql.Close()
-	if derr := <-done; derr != nil && !strings.Contains(derr.Error(), "psql stopped") {
+	if derr := <-done; derr != nil && !errors.Is(derr, errPsqlStopped) {
 		return fmt.Errorf("globals %s: %w", g.Name, derr)
 	}
 	if err != nil {
@@ -135,6 +135,9 @@ func (s *Scheduler) applyGlobals(ctx context.Context, g Snapshot, target conninf
 	}
 	return nil
 }
+
+// errPsqlStopped ends the decoding of a globals snapshot once psql has stopped reading.
+var errPsqlStopped = errors.New("psql stopped")
 
 var (
 	createRole = regexp.MustCompile(`^CREATE ROLE ("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*);$`)

@@ -142,15 +142,13 @@ func (s *Scheduler) Status(ctx context.Context) (httpapi.Status, error) {
 		Name: s.target, Schedule: s.sched.String(), NextSlot: s.sched.Next(now),
 		Interval: schedule.Interval(s.sched, now), StaleAfter: s.cfg.staleAfter(),
 		Alive:       s.ops.running.Load(),
-		LastSuccess: st.LastSuccess, LastFailure: st.LastFailure, LastError: st.LastError,
+		LastSuccess: st.LastSuccess, LastFailure: st.LastFailure,
 		LastDuration: st.LastDuration, LastSize: st.LastSize, DumpBytesPerSecond: st.DumpBytesPerSecond,
 		Attempts: st.Attempts, Retries: st.Retries, Failures: st.Failures,
 		DrillsPassed: st.DrillsPassed, DrillsFailed: st.DrillsFailed,
 	}
-	if st.LastFailure.After(st.LastSuccess) || st.LastSuccess.IsZero() {
-		t.LastError = st.LastError
-	} else {
-		t.LastError = "" // recovered
+	if st.LastFailure.After(st.LastSuccess) {
+		t.LastError = st.LastError // not recovered since
 	}
 	if st.LastDrill != nil {
 		t.Drill = drillStatus(st.LastDrill)

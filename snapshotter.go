@@ -251,10 +251,14 @@ func (s *Scheduler) commitEverywhere(ctx context.Context, w *fanout, snap Snapsh
 		in := snap
 		in.src = o.d
 		if err := s.gate(ctx, in, o.w); err != nil {
-			s.removeData(ctx, o.d, snap.Data)
 			if ctx.Err() != nil {
+				// No destination gets a manifest: none keeps a data object that is no snapshot.
+				for _, o := range w.live() {
+					s.removeData(ctx, o.d, snap.Data)
+				}
 				return Snapshot{}, ctx.Err()
 			}
+			s.removeData(ctx, o.d, snap.Data)
 			o.fail(fmt.Errorf("commit gate (SNAPSHOT_VERIFY=%s): %w", s.cfg.Verify, err))
 		}
 	}
@@ -264,11 +268,10 @@ func (s *Scheduler) commitEverywhere(ctx context.Context, w *fanout, snap Snapsh
 	log.Debug("commit gate passed", "verify", s.cfg.Verify, "duration", s.now().Sub(gateStart))
 	snap.Destinations = w.results()
 	for _, o := range w.live() {
+		// A cancel here fails the destinations still waiting for their manifest like any other
+		// error: one that has its manifest already holds a committed snapshot, reported as such.
 		if err := s.commitManifest(ctx, o.d, snap); err != nil {
 			s.removeData(ctx, o.d, snap.Data)
-			if ctx.Err() != nil {
-				return Snapshot{}, ctx.Err()
-			}
 			o.fail(err)
 		}
 	}
