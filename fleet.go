@@ -9,11 +9,12 @@ import (
 	"path"
 	"sync"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgsnap/pgsnap/httpapi"
-	"github.com/pgsnap/pgsnap/internal/conninfo"
+	"github.com/pgsnap/pgsnap/internal/pgadmin"
+	"github.com/pgsnap/pgsnap/internal/restore"
+	"github.com/pgsnap/pgsnap/internal/settings"
 )
 
 // Fleet runs a Scheduler for each of many targets in one process, at most MaxConcurrent dumps at
@@ -31,21 +32,18 @@ type Fleet struct {
 // but those matching a server's Exclude patterns; template databases and ones that refuse
 // connections are never targets). opts apply to every Scheduler.
 func NewFleet(ctx context.Context, fc FleetConfig, opts ...Option) (*Fleet, error) {
-	f := &Fleet{log: discardLogger()}
-	probe := &Scheduler{}
-	for _, o := range opts {
-		o(probe)
-	}
+	f := &Fleet{}
+	probe := buildOptions(opts)
 	f.log, f.registry = probe.log, probe.registerer
 	cfgs := append([]Config(nil), fc.Targets...)
 	var globals []Config
 	for _, srv := range fc.Servers {
 		if srv.Globals {
 			g := srv.Config
-			g.Target = srv.Name + globalsSuffix
+			g.Target = srv.Name + restore.GlobalsSuffix
 			globals = append(globals, g)
 		}
-		if srv.only {
+		if srv.GlobalsOnly {
 			continue
 		}
 		more, err := serverTargets(ctx, srv)
@@ -61,7 +59,7 @@ func NewFleet(ctx context.Context, fc FleetConfig, opts ...Option) (*Fleet, erro
 	seen := map[string]bool{}
 	for i, cfg := range append(cfgs, globals...) {
 		isGlobals := i >= len(cfgs)
-		s, err := New(cfg, append(opts, func(s *Scheduler) { s.dumpSlots = slots; s.registerer = nil; s.globals = isGlobals })...)
+		s, err := New(cfg, append(opts, func(o *options) { o.dumpSlots = slots; o.registerer = nil; o.globals = isGlobals })...)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", cfg.Target, err)
 		}
@@ -118,24 +116,17 @@ func (f *Fleet) Status(ctx context.Context) (httpapi.Status, error) {
 // Scheduler.Handler does for one target.
 func (f *Fleet) Handler() (http.Handler, error) {
 	first := f.scheds[0]
-	o := httpapi.Options{
-		Status: f.Status, Registerer: f.registry, Logger: f.log, Clock: first.now,
-		Auth: httpapi.Auth{User: first.cfg.HTTPUser, Password: first.cfg.HTTPPassword, Token: first.cfg.HTTPToken},
-	}
-	if g, ok := f.registry.(prometheus.Gatherer); ok {
-		o.Gatherer = g
-	}
-	return httpapi.New(o)
+	return newHandler(f.Status, f.registry, first.cfg, f.log, first.o.now)
 }
 
 // serverTargets lists a server's databases and makes a target of each one not excluded, named
 // <server>.<database>.
 func serverTargets(ctx context.Context, srv ServerConfig) ([]Config, error) {
-	info, err := srv.Config.DatabaseURL.parse()
+	info, err := srv.Config.DatabaseURL.Parse()
 	if err != nil {
 		return nil, fmt.Errorf("server %s: %w", srv.Name, err)
 	}
-	dbs, err := listDatabases(ctx, info)
+	dbs, err := pgadmin.ListDatabases(ctx, info)
 	if err != nil {
 		return nil, fmt.Errorf("server %s: list databases: %w", srv.Name, err)
 	}
@@ -146,7 +137,7 @@ func serverTargets(ctx context.Context, srv ServerConfig) ([]Config, error) {
 		}
 		cfg := srv.Config
 		cfg.DatabaseURL = ConnString(info.With("dbname", db).ConnString())
-		cfg.Target = srv.Name + "." + targetFromDatabase(db)
+		cfg.Target = srv.Name + "." + settings.TargetFromDatabase(db)
 		out = append(out, cfg)
 	}
 	return out, nil
@@ -159,18 +150,4 @@ func excluded(db string, patterns []string) bool {
 		}
 	}
 	return false
-}
-
-// listDatabases returns the databases of the server that accept connections, templates aside.
-func listDatabases(ctx context.Context, info conninfo.Info) ([]string, error) {
-	conn, err := connectMaintenance(ctx, info)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

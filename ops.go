@@ -2,14 +2,11 @@ package pgsnap
 
 import (
 	"context"
-	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/pgsnap/pgsnap/httpapi"
+	"github.com/pgsnap/pgsnap/internal/settings"
 	"github.com/pgsnap/pgsnap/notify"
 	"github.com/pgsnap/pgsnap/schedule"
 )
@@ -18,130 +15,105 @@ import (
 // every commit, prune and drill refreshes it sooner. Listing an S3 store costs requests.
 const catalogTTL = time.Minute
 
-// ops is what a Scheduler keeps for operators: notifiers, liveness, a cached listing.
-type ops struct {
+// notifier tells webhooks and a dead man's switch how snapshots went.
+type notifier struct {
 	webhooks *notify.Webhooks // nil when not configured
 	ping     *notify.Ping     // nil when not configured
-	running  atomic.Bool      // Run's loop is alive
 
-	// The notifiers' delivery goroutines run while anyone (Run, a SnapshotNow) needs them:
-	// the first user starts them, the last stops them.
-	notifyMu    sync.Mutex
-	notifyUsers int
-	notifyStop  func()
-
-	mu       sync.Mutex
-	listed   []Snapshot
-	listedAt time.Time
+	// The delivery goroutines run while anyone (Run, a SnapshotNow) needs them: the first user
+	// starts them, the last stops them.
+	mu    sync.Mutex
+	users int
+	stop  func()
 }
 
-// WithMetrics registers pgsnap's metrics in reg (never the global registry). When reg is also a
-// prometheus.Gatherer (a *prometheus.Registry), Handler serves it at /metrics.
-func WithMetrics(reg prometheus.Registerer) Option {
-	return func(s *Scheduler) { s.registerer = reg }
-}
-
-func (s *Scheduler) newNotifiers() error {
+func newNotifier(cfg Config, o options) (*notifier, error) {
+	n := &notifier{}
 	var err error
-	if len(s.cfg.WebhookURLs) > 0 {
-		s.ops.webhooks, err = notify.NewWebhooks(notify.Options{
-			URLs: s.cfg.WebhookURLs, On: s.cfg.WebhookOn, Secret: s.cfg.WebhookSecret, Logger: s.log,
-		})
+	if len(cfg.WebhookURLs) > 0 {
+		n.webhooks, err = notify.NewWebhooks(notify.Options{URLs: cfg.WebhookURLs, On: cfg.WebhookOn, Secret: cfg.WebhookSecret, Logger: o.log})
 		if err != nil {
-			return lookupSetting("SNAPSHOT_WEBHOOK_URL").error("", err)
+			return nil, settings.Lookup("SNAPSHOT_WEBHOOK_URL").Problem("", err)
 		}
 	}
-	if s.cfg.PingURL != "" {
-		s.ops.ping, err = notify.NewPing(s.cfg.PingURL, notify.PingOptions{Logger: s.log})
+	if cfg.PingURL != "" {
+		n.ping, err = notify.NewPing(cfg.PingURL, notify.PingOptions{Logger: o.log})
 		if err != nil {
-			return lookupSetting("SNAPSHOT_PING_URL").error("", err)
+			return nil, settings.Lookup("SNAPSHOT_PING_URL").Problem("", err)
 		}
 	}
-	return nil
+	return n, nil
 }
 
-// runNotifiers delivers notifications until ctx ends; the returned func waits for that (after
+// run delivers notifications until the returned func is called, which waits for that (after
 // flushing what is queued, bounded by cleanupTimeout, when flush is set).
-func (s *Scheduler) runNotifiers(ctx context.Context) (done func(flush bool)) {
-	if s.ops.webhooks == nil && s.ops.ping == nil {
+func (n *notifier) run(ctx context.Context) (done func(flush bool)) {
+	if n.webhooks == nil && n.ping == nil {
 		return func(bool) {}
 	}
-	s.ops.notifyMu.Lock()
-	defer s.ops.notifyMu.Unlock()
-	if s.ops.notifyUsers == 0 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.users == 0 {
 		// Delivery outlives the caller's ctx a little (flush); its own ctx ends with the last user.
 		nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup
-		wg.Go(func() { s.ops.webhooks.Run(nctx) })
-		wg.Go(func() { s.ops.ping.Run(nctx) })
-		s.ops.notifyStop = func() {
+		wg.Go(func() { n.webhooks.Run(nctx) })
+		wg.Go(func() { n.ping.Run(nctx) })
+		n.stop = func() {
 			cancel()
 			wg.Wait()
 		}
 	}
-	s.ops.notifyUsers++
+	n.users++
 	return func(flush bool) {
 		if flush {
 			fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-			s.ops.webhooks.Flush(fctx)
-			s.ops.ping.Flush(fctx)
+			n.webhooks.Flush(fctx)
+			n.ping.Flush(fctx)
 			fcancel()
 		}
-		s.ops.notifyMu.Lock()
-		defer s.ops.notifyMu.Unlock()
-		if s.ops.notifyUsers--; s.ops.notifyUsers == 0 {
-			s.ops.notifyStop()
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.users--; n.users == 0 {
+			n.stop()
 		}
 	}
 }
 
-// notifyStart pings the dead man's switch's /start.
-func (s *Scheduler) notifyStart() { s.ops.ping.Start() }
-
-// notifyOutcome tells the webhooks and the ping URL how an attempt went. Never blocks.
-func (s *Scheduler) notifyOutcome(snap Snapshot, err error) {
-	s.invalidateListing()
-	ev := notify.Event{Kind: notify.KindSuccess, Target: s.target, Snapshot: snap.Name, At: s.now().UTC(),
-		Duration: snap.Duration(), Size: snap.Size, Destinations: snap.StoredIn, Missing: snap.Missing}
+// outcome tells the webhooks and the ping URL how an attempt went. Never blocks.
+func (n *notifier) outcome(ev notify.Event, err error) {
 	if err != nil {
 		ev.Kind, ev.Error, ev.Reason = notify.KindFailure, err.Error(), failureReason(err)
-		s.ops.ping.Fail(err.Error())
+		n.ping.Fail(err.Error())
 	} else {
-		s.ops.ping.Success(snap.Name)
+		ev.Kind = notify.KindSuccess
+		n.ping.Success(ev.Snapshot)
 	}
-	s.ops.webhooks.Outcome(ev)
+	n.webhooks.Outcome(ev)
 }
 
-func (s *Scheduler) invalidateListing() {
-	s.ops.mu.Lock()
-	s.ops.listedAt = time.Time{}
-	s.ops.mu.Unlock()
+// listingCache is a target's snapshot list, kept for catalogTTL.
+type listingCache struct {
+	mu     sync.Mutex
+	snaps  []Snapshot
+	listed time.Time
 }
 
-// listing is List, cached for catalogTTL.
-func (s *Scheduler) listing(ctx context.Context) ([]Snapshot, error) {
-	s.ops.mu.Lock()
-	defer s.ops.mu.Unlock()
-	if !s.ops.listedAt.IsZero() && s.now().Sub(s.ops.listedAt) < catalogTTL {
-		return s.ops.listed, nil
-	}
-	cat, err := s.catalog(ctx, s.target)
-	if err != nil {
-		return s.ops.listed, err
-	}
-	s.ops.listed, s.ops.listedAt = cat.snaps, s.now()
-	return cat.snaps, nil
+func (c *listingCache) invalidate() {
+	c.mu.Lock()
+	c.listed = time.Time{}
+	c.mu.Unlock()
 }
 
-// Status describes this scheduler for the status page, /readyz and /metrics: the newest
-// snapshots, each destination, the counts since start, freshness inputs.
-func (s *Scheduler) Status(ctx context.Context) (httpapi.Status, error) {
-	now := s.now()
-	st := s.Stats()
+// status describes the target for the status page, /readyz and /metrics: the newest snapshots,
+// each destination, the counts st, freshness inputs.
+func (sh *Shelf) status(st Stats, alive bool, snaps []Snapshot, listErr error) httpapi.Status {
+	now := sh.o.now()
+	sched := sh.cfg.Schedule
 	t := httpapi.Target{
-		Name: s.target, Schedule: s.sched.String(), NextSlot: s.sched.Next(now),
-		Interval: schedule.Interval(s.sched, now), StaleAfter: s.cfg.staleAfter(),
-		Alive:       s.ops.running.Load(),
+		Name: sh.target, Schedule: sched.String(), NextSlot: sched.Next(now),
+		Interval: schedule.Interval(sched, now), StaleAfter: sh.cfg.StaleAfterOrDefault(),
+		Alive:       alive,
 		LastSuccess: st.LastSuccess, LastFailure: st.LastFailure,
 		LastDuration: st.LastDuration, LastSize: st.LastSize, DumpBytesPerSecond: st.DumpBytesPerSecond,
 		Attempts: st.Attempts, Retries: st.Retries, Failures: st.Failures,
@@ -153,18 +125,17 @@ func (s *Scheduler) Status(ctx context.Context) (httpapi.Status, error) {
 	if st.LastDrill != nil {
 		t.Drill = drillStatus(st.LastDrill)
 	}
-	snaps, err := s.listing(ctx)
-	if err != nil && ctx.Err() == nil {
+	if listErr != nil {
 		// The page still shows the rest; the error is what an operator must see first.
-		t.LastError = "list snapshots: " + err.Error()
+		t.LastError = "list snapshots: " + listErr.Error()
 	}
 	perDest := map[string]*httpapi.Destination{}
-	for _, d := range s.dests {
-		hd := &httpapi.Destination{Name: d.name, Failures: st.DestinationFailures[d.name]}
-		perDest[d.name] = hd
+	names := sh.cat.Names()
+	for _, name := range names {
+		perDest[name] = &httpapi.Destination{Name: name, Failures: st.DestinationFailures[name]}
 	}
 	for _, snap := range snaps {
-		if s.target != "" && snap.Target != s.target {
+		if sh.target != "" && snap.Target != sh.target {
 			continue
 		}
 		for _, name := range snap.StoredIn {
@@ -190,31 +161,12 @@ func (s *Scheduler) Status(ctx context.Context) (httpapi.Status, error) {
 			t.Drill = drillStatus(snap.Drill)
 		}
 	}
-	for _, d := range s.dests {
-		t.Destinations = append(t.Destinations, *perDest[d.name])
+	for _, name := range names {
+		t.Destinations = append(t.Destinations, *perDest[name])
 	}
-	return httpapi.Status{Now: now, Version: Version(), Targets: []httpapi.Target{t}}, ctx.Err()
+	return httpapi.Status{Now: now, Version: Version(), Targets: []httpapi.Target{t}}
 }
 
 func drillStatus(d *Drill) *httpapi.Drill {
 	return &httpapi.Drill{At: d.At, Snapshot: d.Snapshot, OK: d.OK, Error: d.Error, Duration: d.Duration}
-}
-
-// Handler serves /healthz (the scheduler loop is alive), /readyz (a snapshot newer than the
-// schedule's interval plus SNAPSHOT_STALE_AFTER exists), /metrics (with WithMetrics and a
-// registry), the status page at / and /status.json. SNAPSHOT_HTTP_USER and
-// SNAPSHOT_HTTP_PASSWORD, or SNAPSHOT_HTTP_TOKEN, protect all but /healthz. Mount it in the host
-// server; call it once.
-func (s *Scheduler) Handler() (http.Handler, error) {
-	o := httpapi.Options{
-		Status:     s.Status,
-		Registerer: s.registerer,
-		Auth:       httpapi.Auth{User: s.cfg.HTTPUser, Password: s.cfg.HTTPPassword, Token: s.cfg.HTTPToken},
-		Logger:     s.log,
-		Clock:      s.now,
-	}
-	if g, ok := s.registerer.(prometheus.Gatherer); ok {
-		o.Gatherer = g
-	}
-	return httpapi.New(o)
 }

@@ -4,45 +4,38 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pgsnap/pgsnap/httpapi"
+	"github.com/pgsnap/pgsnap/internal/writer"
 	"github.com/pgsnap/pgsnap/schedule"
 )
-
-// ErrSlotTaken is returned when the snapshot for a slot is already committed.
-var ErrSlotTaken = errors.New("slot already taken")
 
 // maxSleep bounds one wait so the wall clock is re-read at least this often: Go timers follow
 // the monotonic clock, so a wall-clock jump is only noticed when the clock is read again.
 const maxSleep = time.Minute
 
-// Scheduler takes snapshots of one database on a schedule and on demand.
-type Scheduler struct {
-	cfg      Config
-	target   string
-	sched    schedule.Schedule
-	dests    []*destination // where snapshots are kept; at least one
-	log      *slog.Logger
-	now      func() time.Time
-	backoff  func(n int) time.Duration
-	labels   map[string]string
-	progress Progress
-	stats    stats
-	ops      ops
-	// registerer receives the metrics (WithMetrics); nil: none
-	registerer prometheus.Registerer
-	// dumpSlots, shared by a Fleet's schedulers, bounds the dumps running at once; nil: no bound
-	dumpSlots chan struct{}
-	// globals makes this scheduler take globals snapshots (pg_dumpall --globals-only) of its
-	// server instead of database snapshots: a Fleet's <server>.globals target.
-	globals bool
+// cleanupTimeout bounds cleanup work done after the caller's context has ended.
+const cleanupTimeout = 10 * time.Second
 
-	// busy serialises snapshots, retention and restores of this scheduler's target.
-	busy chan struct{}
+// Scheduler decides when snapshots of one database are taken: at every slot of its schedule
+// (catching up one missed while down), retrying failures with backoff, one writer per target
+// among every process that shares it, and drills on their own schedule. The jobs themselves
+// are done by the Shelf it embeds (list, verify, restore, prune, sync...) and by its writer.
+type Scheduler struct {
+	*Shelf
+	sched   schedule.Schedule
+	wr      *writer.Writer
+	notify  *notifier
+	stats   stats
+	listed  listingCache
+	running atomic.Bool // Run's loop is alive
+
 	// attempt takes one snapshot; tests of the timing logic replace it (see scheduler_test.go).
 	attempt func(ctx context.Context, slot *time.Time) (Snapshot, error)
 	// drillFn drills one snapshot; tests of the drill schedule replace it.
@@ -54,41 +47,19 @@ func New(cfg Config, opts ...Option) (*Scheduler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Scheduler{
-		cfg:      cfg,
-		sched:    cfg.Schedule,
-		log:      discardLogger(),
-		now:      time.Now,
-		backoff:  DefaultBackoff,
-		busy:     make(chan struct{}, 1),
-		progress: noProgress{},
-	}
-	for _, o := range opts {
-		o(s)
-	}
-	if len(cfg.Labels) > 0 {
-		labels := maps.Clone(cfg.Labels)
-		maps.Copy(labels, s.labels) // WithLabels wins
-		s.labels = labels
-	}
-	if len(s.dests) == 0 {
-		dests, err := cfg.destinations(s.log)
-		if err != nil {
-			return nil, err
-		}
-		s.dests = dests
-	}
-	// A target is needed to name snapshots; without DATABASE_URL and SNAPSHOT_TARGET only
-	// store-wide commands (list, restore by name) work.
-	if t, err := cfg.target(); err == nil {
-		s.target = t
-	}
-	if s.target != "" {
-		s.log = s.log.With("target", s.target)
-	}
-	if err := s.newNotifiers(); err != nil {
+	o := buildOptions(opts)
+	sh, err := open(cfg, o)
+	if err != nil {
 		return nil, err
 	}
+	s := &Scheduler{Shelf: sh, sched: cfg.Schedule}
+	if s.notify, err = newNotifier(cfg, sh.o); err != nil {
+		return nil, err
+	}
+	s.wr = writer.New(cfg, sh.cat, sh.ver.Gate, writer.Options{
+		Log: sh.log, Now: o.now, Progress: o.progress, Labels: sh.o.labels, Version: Version(),
+	})
+	sh.ver.OnDrill = func(d Drill, err error) { s.stats.drill(d, err); s.listed.invalidate() }
 	s.attempt = s.takeSnapshot
 	s.drillFn = s.DrillSnapshot
 	return s, nil
@@ -110,32 +81,32 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	s.ops.running.Store(true) // alive from here: a long start-up sync must not fail /healthz
-	defer s.ops.running.Store(false)
-	s.sweep(ctx)
+	s.running.Store(true) // alive from here: a long start-up sync must not fail /healthz
+	defer s.running.Store(false)
+	s.cat.Sweep(ctx)
 	if _, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("some destinations are still incomplete; the next snapshot retries", "err", err)
 	}
-	s.log.Info("scheduler started", "schedule", s.sched.String(), "destinations", s.destinationNames(), "retention", s.cfg.Retention,
+	s.log.Info("scheduler started", "schedule", s.sched.String(), "destinations", s.cat.Names(), "retention", s.cfg.Retention,
 		"verify", s.cfg.Verify, "drill_schedule", s.cfg.DrillSchedule)
 	var wg sync.WaitGroup
 	defer wg.Wait() // Run returns only after every goroutine it started has ended
-	defer s.runNotifiers(ctx)(false)
-	if period := drillPeriod(s.cfg.DrillSchedule); period > 0 && !s.globals {
+	defer s.notify.run(ctx)(false)
+	if period := drillPeriod(s.cfg.DrillSchedule); period > 0 && !s.o.globals {
 		wg.Go(func() { s.drillLoop(ctx, period) })
 	}
 	var last time.Time
 	if s.cfg.CatchUp == CatchUpOnce {
 		// A slot missed while no pgsnap ran (or the first start just after one) is taken now,
 		// once; the already-taken check makes this a no-op after a mere restart.
-		if prev := s.sched.Prev(s.now()); !prev.IsZero() && s.now().Sub(prev) <= s.cfg.CatchUpWindow {
+		if prev := s.sched.Prev(s.o.now()); !prev.IsZero() && s.o.now().Sub(prev) <= s.cfg.CatchUpWindow {
 			s.log.Info("catching up the newest slot", "slot", prev, "window", s.cfg.CatchUpWindow)
 			s.takeSlot(ctx, prev)
 			last = prev
 		}
 	}
 	for {
-		slot := s.sched.Next(s.now())
+		slot := s.sched.Next(s.o.now())
 		if !last.IsZero() && !slot.After(last) {
 			// The wall clock went back: never take a slot twice.
 			slot = s.sched.Next(last)
@@ -161,7 +132,7 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 	next := s.sched.Next(slot)
 	log := s.log.With("slot", slot)
 	for n := 1; ; n++ {
-		s.notifyStart()
+		s.notify.ping.Start()
 		snap, err := s.attempt(ctx, &slot)
 		if !errors.Is(err, ErrSlotTaken) && !errors.Is(err, ErrLocked) && ctx.Err() == nil {
 			s.recordAttempt(snap, err, n > 1)
@@ -170,7 +141,7 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 		case err == nil:
 			log.Info("snapshot committed", "snapshot", snap.Name, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond), "attempt", n, "stored_in", snap.StoredIn, "missing", snap.Missing)
 			s.retain(ctx, snap)
-			if s.cfg.DrillSchedule == DrillAfterEach && !s.globals {
+			if s.cfg.DrillSchedule == DrillAfterEach && !s.o.globals {
 				s.drillAndLog(ctx, snap)
 			}
 			return
@@ -180,8 +151,8 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 		case errors.Is(err, ErrLocked):
 			// Another replica is taking it: wait, then look again; its snapshot ends the
 			// slot here (ErrSlotTaken), its failure frees the lock for this one.
-			delay := s.backoff(1)
-			if !s.now().Add(delay).Before(next) {
+			delay := s.o.backoff(1)
+			if !s.o.now().Add(delay).Before(next) {
 				log.Warn("slot still being taken by another pgsnap when the next is due; left to it")
 				return
 			}
@@ -195,8 +166,8 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 			log.Info("snapshot cancelled", "attempt", n)
 			return
 		}
-		delay := s.backoff(n)
-		if !s.now().Add(delay).Before(next) {
+		delay := s.o.backoff(n)
+		if !s.o.now().Add(delay).Before(next) {
 			log.Error("snapshot failed, slot missed", "attempt", n, "err", err)
 			return
 		}
@@ -210,7 +181,7 @@ func (s *Scheduler) takeSlot(ctx context.Context, slot time.Time) {
 // countSkipped logs and counts the slots that passed while the attempts for slot ran (a dump
 // longer than the interval): never two dumps of a target at once, so they are skipped.
 func (s *Scheduler) countSkipped(slot time.Time) {
-	now := s.now()
+	now := s.o.now()
 	n := 0
 	for next := s.sched.Next(slot); !next.IsZero() && !next.After(now) && n < 10000; next = s.sched.Next(next) {
 		n++
@@ -221,15 +192,16 @@ func (s *Scheduler) countSkipped(slot time.Time) {
 	}
 }
 
-// retain applies retention after a committed snapshot and logs the outcome.
+// retain applies retention after a committed snapshot and logs the outcome, then copies to a
+// destination that missed one.
 func (s *Scheduler) retain(ctx context.Context, snap Snapshot) {
+	defer s.listed.invalidate()
 	if _, err := s.Prune(ctx, false); err != nil && ctx.Err() == nil {
 		s.log.Error("retention failed", "err", err)
 	}
 	if len(snap.Missing) > 0 {
 		return // a destination failed just now; the next snapshot's sync tries it again
 	}
-	// A destination that missed a snapshot (it was down) gets it now from one that has it.
 	if _, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("some destinations are still incomplete; the next snapshot retries", "err", err)
 	}
@@ -251,37 +223,31 @@ func drillPeriod(schedule string) time.Duration {
 func (s *Scheduler) drillLoop(ctx context.Context, period time.Duration) {
 	var ran time.Time
 	for {
-		next := s.latestDrill(ctx).Add(period)
+		snaps, _ := s.cat.ListTarget(ctx)
+		next := latestDrill(snaps).Add(period)
 		if !ran.IsZero() && next.Before(ran.Add(period)) {
 			next = ran.Add(period) // the last result could not be stored: do not drill again at once
 		}
 		if s.sleepUntil(ctx, next) != nil {
 			return
 		}
-		ran = s.now()
-		snaps, err := s.List(ctx)
+		ran = s.o.now()
+		snaps, err := s.cat.ListTarget(ctx)
 		if err != nil {
 			s.log.Error("drill: list snapshots", "err", err)
 			continue
 		}
-		for _, snap := range snaps {
-			if snap.Target == s.target {
-				s.drillAndLog(ctx, snap)
-				break
-			}
+		if len(snaps) > 0 {
+			s.drillAndLog(ctx, snaps[0])
 		}
 	}
 }
 
-// latestDrill is the time of the newest drill stored for the target (zero when none).
-func (s *Scheduler) latestDrill(ctx context.Context) time.Time {
-	snaps, err := s.List(ctx)
-	if err != nil {
-		return time.Time{}
-	}
+// latestDrill is the time of the newest drill among snaps (zero when none).
+func latestDrill(snaps []Snapshot) time.Time {
 	var latest time.Time
 	for _, snap := range snaps {
-		if snap.Target == s.target && snap.Drill != nil && snap.Drill.At.After(latest) {
+		if snap.Drill != nil && snap.Drill.At.After(latest) {
 			latest = snap.Drill.At
 		}
 	}
@@ -304,7 +270,7 @@ func (s *Scheduler) drillAndLog(ctx context.Context, snap Snapshot) {
 // sleepUntil waits until the wall clock reaches t, re-reading it at least every maxSleep.
 func (s *Scheduler) sleepUntil(ctx context.Context, t time.Time) error {
 	for {
-		d := t.Sub(s.now())
+		d := t.Sub(s.o.now())
 		if d <= 0 {
 			return nil
 		}
@@ -325,18 +291,56 @@ func (s *Scheduler) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// lock serialises operations on this scheduler's target; it gives up when ctx ends.
-func (s *Scheduler) lock(ctx context.Context) (unlock func(), err error) {
-	select {
-	case s.busy <- struct{}{}:
-		return func() { <-s.busy }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+// Stats returns the counts so far. Safe to call from any goroutine.
+func (s *Scheduler) Stats() Stats { return s.stats.snapshot() }
+
+// recordAttempt counts one attempt's outcome and tells the notifiers.
+func (s *Scheduler) recordAttempt(snap Snapshot, err error, retry bool) {
+	s.stats.attempt(snap, err, s.o.now(), retry)
+	for _, name := range snap.Missing {
+		s.stats.destinationFailed(name)
 	}
+	s.listed.invalidate()
+	s.notify.outcome(notifyEvent(s.target, snap, s.o.now()), err)
 }
 
-// Target is the name of the database this scheduler protects ("" when none is configured).
-func (s *Scheduler) Target() string { return s.target }
+// Status describes this scheduler for the status page, /readyz and /metrics: the newest
+// snapshots, each destination, the counts since start, freshness inputs.
+func (s *Scheduler) Status(ctx context.Context) (httpapi.Status, error) {
+	s.listed.mu.Lock()
+	defer s.listed.mu.Unlock()
+	var err error
+	if s.listed.listed.IsZero() || s.o.now().Sub(s.listed.listed) >= catalogTTL {
+		var snaps []Snapshot
+		if snaps, err = s.cat.ListTarget(ctx); err == nil {
+			s.listed.snaps, s.listed.listed = snaps, s.o.now()
+		}
+	}
+	if ctx.Err() != nil {
+		err = nil
+	}
+	return s.status(s.Stats(), s.running.Load(), s.listed.snaps, err), ctx.Err()
+}
 
-// Config returns the configuration the scheduler runs with.
-func (s *Scheduler) Config() Config { return s.cfg }
+// Handler serves /healthz (the scheduler loop is alive), /readyz (a snapshot newer than the
+// schedule's interval plus SNAPSHOT_STALE_AFTER exists), /metrics (with WithMetrics and a
+// registry), the status page at / and /status.json. SNAPSHOT_HTTP_USER and
+// SNAPSHOT_HTTP_PASSWORD, or SNAPSHOT_HTTP_TOKEN, protect all but /healthz. Mount it in the host
+// server; call it once.
+func (s *Scheduler) Handler() (http.Handler, error) {
+	return newHandler(s.Status, s.o.registerer, s.cfg, s.log, s.o.now)
+}
+
+func newHandler(status func(context.Context) (httpapi.Status, error), reg prometheus.Registerer, cfg Config, log *slog.Logger, now func() time.Time) (http.Handler, error) {
+	o := httpapi.Options{
+		Status:     status,
+		Registerer: reg,
+		Auth:       httpapi.Auth{User: cfg.HTTPUser, Password: cfg.HTTPPassword, Token: cfg.HTTPToken},
+		Logger:     log,
+		Clock:      now,
+	}
+	if g, ok := reg.(prometheus.Gatherer); ok {
+		o.Gatherer = g
+	}
+	return httpapi.New(o)
+}

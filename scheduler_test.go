@@ -3,6 +3,7 @@ package pgsnap
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pgsnap/pgsnap/internal/catalog"
 	"github.com/pgsnap/pgsnap/schedule"
 )
 
@@ -294,14 +296,16 @@ func TestDailyDrills(t *testing.T) {
 			t.Fatal(err)
 		}
 		// One snapshot in the store to drill (its data is never read: the drill is stubbed).
-		snap := sampleSnapshot()
-		snap.Target = s.target
-		snap.Name = snapshotName(s.target, time.Now().Add(-time.Hour))
-		snap.Data = snap.Name + dataSuffixFor(snap.Compression, snap.Encrypted)
+		at := time.Now().Add(-time.Hour)
+		name := catalog.Name(s.target, at)
+		snap := Snapshot{ManifestVersion: catalog.ManifestVersion, Name: name, Target: s.target, Database: "app",
+			StartedAt: at, FinishedAt: at.Add(time.Minute), Data: catalog.DataKey(name, FormatCustom, CompressionPGDump, false),
+			Size: 123456, SHA256: strings.Repeat("ab", 32), Format: FormatCustom, Compression: CompressionPGDump,
+			PGDumpVersion: "15.18", ServerVersion: "15.18"}
 		if err := s.Check(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.commitManifest(t.Context(), s.dests[0], snap); err != nil {
+		if err := s.cat.CommitManifest(t.Context(), s.cat.Destinations()[0], snap); err != nil {
 			t.Fatal(err)
 		}
 		var mu sync.Mutex

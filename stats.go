@@ -117,11 +117,11 @@ func (st *stats) drill(d Drill, err error) {
 	st.s.LastDrill = &d
 }
 
-// Stats returns the counts so far. Safe to call from any goroutine.
-func (s *Scheduler) Stats() Stats {
-	s.stats.mu.Lock()
-	defer s.stats.mu.Unlock()
-	out := s.stats.s
+// snapshot returns a copy of the counts. Safe to call from any goroutine.
+func (st *stats) snapshot() Stats {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := st.s
 	out.DestinationFailures = maps.Clone(out.DestinationFailures)
 	out.Failures = maps.Clone(out.Failures)
 	if out.LastDrill != nil {
@@ -129,10 +129,4 @@ func (s *Scheduler) Stats() Stats {
 		out.LastDrill = &d
 	}
 	return out
-}
-
-// recordAttempt counts one attempt's outcome and tells the notifiers.
-func (s *Scheduler) recordAttempt(snap Snapshot, err error, retry bool) {
-	s.stats.attempt(snap, err, s.now(), retry)
-	s.notifyOutcome(snap, err)
 }

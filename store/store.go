@@ -85,6 +85,14 @@ type Verifier interface {
 	Verify(ctx context.Context, sha256 []byte) error
 }
 
+// KeySweeper is implemented by stores that can remove the temporary objects (a local
+// temporary file, an S3 multipart upload) of chosen keys whatever their age. The caller proves
+// that no writer of those keys is alive (pgsnap holds the target's writer lock); a store that can
+// prove it on its own (a free file lock) still checks.
+type KeySweeper interface {
+	SweepKeys(ctx context.Context, match func(key string) bool) ([]string, error)
+}
+
 // ValidKey reports whether key is an acceptable object key: 1-200 bytes of [A-Za-z0-9._-], not
 // starting with '.' or '-'. Returns an error describing the problem.
 func ValidKey(key string) error {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+
 	"github.com/pgsnap/pgsnap/internal/zstdpar"
 )
 

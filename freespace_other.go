@@ -1,6 +1,0 @@
-//go:build !linux
-
-package pgsnap
-
-// checkFreeSpace is not checked on this platform: a full disk fails the copy instead.
-func checkFreeSpace(dir string, need int64) error { return nil }

@@ -1,0 +1,32 @@
+package settings
+
+import (
+	"encoding/json"
+	"log/slog"
+
+	"github.com/pgsnap/pgsnap/internal/conninfo"
+)
+
+// ConnString is a PostgreSQL connection string (a postgres:// URL or key=value pairs). Every printed
+// form of it (String, GoString, LogValue, MarshalJSON, and so %v, %+v, %#v and %s) masks the password;
+// convert it to string explicitly to get the raw value.
+type ConnString string
+
+// String returns the connection string with its password masked.
+func (c ConnString) String() string {
+	if c == "" {
+		return ""
+	}
+	return conninfo.Redact(string(c))
+}
+
+// GoString returns the masked connection string, quoted.
+func (c ConnString) GoString() string { return "pgsnap.ConnString(" + quote(c.String()) + ")" }
+
+// LogValue returns the masked connection string.
+func (c ConnString) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON encodes the masked connection string.
+func (c ConnString) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
+
+func (c ConnString) Parse() (conninfo.Info, error) { return conninfo.Parse(string(c)) }

@@ -1,0 +1,104 @@
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgsnap/pgsnap/internal/conninfo"
+)
+
+// TimeoutError reports that SNAPSHOT_TIMEOUT ended an attempt. It matches
+// context.DeadlineExceeded with errors.Is.
+type TimeoutError struct {
+	Limit  time.Duration
+	Detail string // what pg_dump was waiting for, when that could be found out
+}
+
+func (e *TimeoutError) Error() string {
+	msg := fmt.Sprintf("timed out after %s (SNAPSHOT_TIMEOUT)", e.Limit)
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+// Unwrap makes errors.Is(err, context.DeadlineExceeded) hold.
+func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
+
+// diagnoseTimeout bounds the look at the server when a timeout fires.
+const diagnoseTimeout = 3 * time.Second
+
+// WithTimeout returns a context that ends limit (SNAPSHOT_TIMEOUT) from now with a *TimeoutError
+// as its cause. Before it ends, it asks the server what pg_dump is waiting for, while pg_dump's
+// session still exists. stop releases everything and waits for that look to finish.
+func WithTimeout(ctx context.Context, limit time.Duration, info conninfo.Info) (context.Context, func()) {
+	dctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	timer := time.AfterFunc(limit, func() {
+		defer close(done)
+		te := &TimeoutError{Limit: limit, Detail: lockWaitDetail(dctx, info)}
+		cancel(te)
+	})
+	return dctx, func() {
+		if !timer.Stop() {
+			<-done
+		}
+		cancel(nil)
+	}
+}
+
+// lockWaitDetail describes the lock pgsnap's own sessions wait for, or returns "".
+func lockWaitDetail(ctx context.Context, info conninfo.Info) string {
+	ctx, cancel := context.WithTimeout(ctx, diagnoseTimeout)
+	defer cancel()
+	cfg, err := info.With("application_name", "pgsnap-diagnose").PgxConfig()
+	if err != nil {
+		return ""
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return ""
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	rows, err := conn.Query(ctx, `
+SELECT coalesce(l.relation::regclass::text, l.locktype) AS object,
+       l.mode,
+       array_to_string(pg_blocking_pids(a.pid), ',') AS blockers
+FROM pg_stat_activity a
+JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
+WHERE a.application_name = 'pgsnap' AND a.datname = current_database()`)
+	if err != nil {
+		return ""
+	}
+	var waits []string
+	for rows.Next() {
+		var object, mode, blockers string
+		if rows.Scan(&object, &mode, &blockers) != nil {
+			continue
+		}
+		w := fmt.Sprintf("pg_dump was waiting for %s on %s", mode, object)
+		if blockers != "" {
+			w += " held by server pid " + blockers
+		}
+		waits = append(waits, w)
+	}
+	if rows.Err() != nil || len(waits) == 0 {
+		return ""
+	}
+	return strings.Join(waits, "; ") + " (a table lock held by another session; see pg_locks)"
+}
+
+// Stage explains an error of a stage of an attempt bounded by WithTimeout, naming
+// SNAPSHOT_TIMEOUT when it fired.
+func Stage(ctx context.Context, stage string, err error) error {
+	var te *TimeoutError
+	if errors.As(context.Cause(ctx), &te) && !errors.As(err, new(*TimeoutError)) {
+		return fmt.Errorf("%s: %w: %w", stage, te, err)
+	}
+	return fmt.Errorf("%s: %w", stage, err)
+}

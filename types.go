@@ -1,0 +1,89 @@
+package pgsnap
+
+import (
+	"errors"
+
+	"github.com/pgsnap/pgsnap/internal/catalog"
+	"github.com/pgsnap/pgsnap/internal/codec"
+	"github.com/pgsnap/pgsnap/internal/restore"
+	"github.com/pgsnap/pgsnap/internal/verify"
+	"github.com/pgsnap/pgsnap/internal/writer"
+)
+
+// Snapshot describes one complete snapshot: its manifest, and what List found beside it. The
+// JSON field names are a public interface (manifests on disk, pgsnap list --json): fields are
+// added, never renamed.
+type Snapshot = catalog.Snapshot
+
+// Drill is the result of restoring a snapshot into a scratch database and comparing every
+// table's row count with the manifest.
+type Drill = catalog.Drill
+
+// Check is the latest verification of a snapshot that reached a verdict.
+type Check = catalog.Check
+
+// DestinationResult is how one destination fared when a snapshot was written.
+type DestinationResult = catalog.DestinationResult
+
+// PruneDecision is retention's decision about one snapshot in one destination.
+type PruneDecision = catalog.PruneDecision
+
+// SyncCopy is one snapshot copied, or not, to a destination that lacked it.
+type SyncCopy = catalog.SyncCopy
+
+// CorruptError reports a snapshot whose stored bytes do not match its manifest, or that do not
+// decode.
+type CorruptError = catalog.CorruptError
+
+// IdentityError explains why an encrypted snapshot could not be decrypted: no identity file
+// configured, one that cannot be read, or one that matches none of the snapshot's recipients.
+type IdentityError = codec.IdentityError
+
+// TimeoutError reports that SNAPSHOT_TIMEOUT ended an attempt. It matches
+// context.DeadlineExceeded with errors.Is.
+type TimeoutError = writer.TimeoutError
+
+// VerifyResult is the outcome of verifying one snapshot.
+type VerifyResult = verify.Result
+
+// VerifyOptions says how deep Verify goes.
+type VerifyOptions = verify.Options
+
+// RestoreOptions says where and how to restore a snapshot.
+type RestoreOptions = restore.Options
+
+// Progress receives the progress of long operations in bytes: a snapshot's stored bytes, and
+// the bytes of a stored snapshot read by verify, restore and drills. Calls for one operation
+// come from one goroutine, Begin first and End last.
+type Progress = catalog.Progress
+
+var (
+	// ErrNotFound is returned when a named snapshot does not exist.
+	ErrNotFound = catalog.ErrNotFound
+	// ErrLocked is returned when another pgsnap (a replica of the same service, or a second
+	// daemon) holds the target's lock: it is taking a snapshot of the same database right now.
+	ErrLocked = catalog.ErrLocked
+	// ErrSlotTaken is returned when the snapshot for a slot is already committed.
+	ErrSlotTaken = errors.New("slot already taken")
+)
+
+// What manifests record.
+const (
+	FormatCustom      = catalog.FormatCustom  // pg_dump's custom archive format (pg_dump -Fc)
+	FormatGlobals     = catalog.FormatGlobals // the SQL of pg_dumpall --globals-only
+	CompressionZstd   = codec.Zstd            // compressed by pgsnap in independent zstd frames
+	CompressionNone   = codec.None            // the archive as pg_dump -Z0 wrote it
+	CompressionPGDump = codec.PGDump          // compressed by pg_dump itself (the first format)
+	EncryptionAge     = codec.Age             // encrypted with age to the manifest's recipients
+)
+
+// Check names reported by Verify.
+const (
+	CheckManifest = verify.CheckManifest
+	CheckChecksum = verify.CheckChecksum
+	CheckFrames   = verify.CheckFrames
+	CheckTOC      = verify.CheckTOC
+	CheckData     = verify.CheckData
+	CheckRows     = verify.CheckRows
+	CheckDrill    = verify.CheckDrill
+)
