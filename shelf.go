@@ -3,9 +3,11 @@ package pgsnap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 
+	"github.com/pgsnap/pgsnap/dump"
 	"github.com/pgsnap/pgsnap/httpapi"
 	"github.com/pgsnap/pgsnap/internal/catalog"
 	"github.com/pgsnap/pgsnap/internal/restore"
@@ -181,4 +183,35 @@ func (sh *Shelf) tryWriterLock(ctx context.Context) (release func()) {
 func (sh *Shelf) Status(ctx context.Context) (httpapi.Status, error) {
 	snaps, err := sh.cat.ListTarget(ctx)
 	return sh.status(Stats{}, false, snaps, err), ctx.Err()
+}
+
+// Tool is a PostgreSQL client program pgsnap would run.
+type Tool struct {
+	Path    string
+	Version string
+	// Server is the version of the server it was chosen for ("" when no DATABASE_URL).
+	Server string
+}
+
+// PGDump finds the pg_dump a snapshot would use: with DATABASE_URL, the one matching that
+// server's version (SNAPSHOT_PG_BIN_DIR, /usr/lib/postgresql/<major>/bin, then PATH).
+func (sh *Shelf) PGDump(ctx context.Context) (Tool, error) {
+	var server dump.Version
+	var t Tool
+	if sh.cfg.DatabaseURL != "" {
+		info, err := sh.cfg.DatabaseURL.Parse()
+		if err != nil {
+			return t, err
+		}
+		if server, err = dump.ServerVersion(ctx, info); err != nil {
+			return t, fmt.Errorf("server version: %w", err)
+		}
+		t.Server = server.String()
+	}
+	bin, err := dump.Find(ctx, "pg_dump", server, sh.cfg.PGBinDir)
+	if err != nil {
+		return t, err
+	}
+	t.Path, t.Version = bin.Path, bin.Version.String()
+	return t, nil
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgsnap/pgsnap"
-	"github.com/pgsnap/pgsnap/internal/conninfo"
 )
 
 // app carries what every command needs: its streams, the environment and the parsed flags.
@@ -126,7 +125,7 @@ func (a *app) lookup(env string) (string, bool) {
 // config loads the settings. enabledDefault applies when SNAPSHOT_ENABLED is not given at all.
 func (a *app) config(enabledDefault bool) (pgsnap.Config, error) {
 	if f := a.root.PersistentFlags().Lookup("database-url"); f != nil && f.Changed {
-		if info, err := conninfo.Parse(f.Value.String()); err == nil && info.HasPassword() {
+		if pgsnap.ConnString(f.Value.String()).HasPassword() {
 			a.log.Warn("a password on the command line is visible to other users of this machine: prefer the DATABASE_URL environment variable or a ~/.pgpass file")
 		}
 	}
@@ -140,18 +139,34 @@ func (a *app) config(enabledDefault bool) (pgsnap.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// scheduler loads the settings and builds a Scheduler. With a configuration file it is the
-// file's target named by SNAPSHOT_TARGET (or its only one).
-func (a *app) scheduler(enabledDefault bool) (*pgsnap.Scheduler, pgsnap.Config, error) {
+// scheduler loads the settings and builds a Scheduler, for the commands that take snapshots.
+// With a configuration file it is the file's target named by SNAPSHOT_TARGET (or its only one).
+func (a *app) scheduler() (*pgsnap.Scheduler, error) {
 	if path, ok := a.lookup("SNAPSHOT_CONFIG"); ok && path != "" {
 		return a.fileTarget(path)
 	}
-	cfg, err := a.config(enabledDefault)
+	cfg, err := a.config(false)
 	if err != nil {
-		return nil, cfg, err
+		return nil, err
 	}
-	s, err := pgsnap.New(cfg, pgsnap.WithLogger(a.log), pgsnap.WithProgress(newProgress(a.stderr, a.quiet)))
-	return s, cfg, err
+	return pgsnap.New(cfg, pgsnap.WithLogger(a.log), pgsnap.WithProgress(newProgress(a.stderr, a.quiet)))
+}
+
+// shelf loads the settings and opens a handle on the snapshots, for every command that does
+// not take one: no schedule is built.
+func (a *app) shelf() (*pgsnap.Shelf, error) {
+	if path, ok := a.lookup("SNAPSHOT_CONFIG"); ok && path != "" {
+		s, err := a.fileTarget(path)
+		if err != nil {
+			return nil, err
+		}
+		return s.Shelf, nil
+	}
+	cfg, err := a.config(false)
+	if err != nil {
+		return nil, err
+	}
+	return pgsnap.Open(cfg, pgsnap.WithLogger(a.log), pgsnap.WithProgress(newProgress(a.stderr, a.quiet)))
 }
 
 // fleet loads a configuration file and builds its fleet (listing the servers' databases).
@@ -174,20 +189,20 @@ func (a *app) fleet(path string, enabledDefault bool, opts ...pgsnap.Option) (*p
 }
 
 // fileTarget picks one target of a configuration file for a single-target command.
-func (a *app) fileTarget(path string) (*pgsnap.Scheduler, pgsnap.Config, error) {
+func (a *app) fileTarget(path string) (*pgsnap.Scheduler, error) {
 	f, err := a.fleet(path, false, pgsnap.WithProgress(newProgress(a.stderr, a.quiet)))
 	if err != nil {
-		return nil, pgsnap.Config{}, err
+		return nil, err
 	}
 	want, _ := a.lookup("SNAPSHOT_TARGET")
 	var names []string
 	for _, s := range f.Schedulers() {
 		if s.Target() == want || want == "" && len(f.Schedulers()) == 1 {
-			return s, s.Config(), nil
+			return s, nil
 		}
 		names = append(names, s.Target())
 	}
-	return nil, pgsnap.Config{}, usageError{fmt.Errorf("SNAPSHOT_TARGET=%q: the configuration file %s has the targets %s: name one with --target", want, path, strings.Join(names, ", "))}
+	return nil, usageError{fmt.Errorf("SNAPSHOT_TARGET=%q: the configuration file %s has the targets %s: name one with --target", want, path, strings.Join(names, ", "))}
 }
 
 // lookupWithout is lookup with one setting hidden (SNAPSHOT_TARGET picks a file's target; it

@@ -27,7 +27,7 @@ server_version, labels, rows (per table), and drill (the latest restore drill), 
   pgsnap list --json | jq -r '.[0].name'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, _, err := a.scheduler(false)
+			s, err := a.shelf()
 			if err != nil {
 				return err
 			}

@@ -22,7 +22,7 @@ the manifest does not change. list shows PINNED.`
 		Example: "  pgsnap " + use[:len(use)-5] + " app-20261124T030000Z",
 		Args:    exactArgs(1, "a snapshot name; see pgsnap list"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, _, err := a.scheduler(false)
+			s, err := a.shelf()
 			if err != nil {
 				return err
 			}

@@ -20,7 +20,7 @@ did not write are never touched. --dry-run only prints the decisions.`,
   SNAPSHOT_KEEP_DAILY=7 SNAPSHOT_KEEP_WEEKLY=4 SNAPSHOT_KEEP_MONTHLY=12 pgsnap prune`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, _, err := a.scheduler(false)
+			s, err := a.shelf()
 			if err != nil {
 				return err
 			}

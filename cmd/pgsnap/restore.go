@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgsnap/pgsnap"
-	"github.com/pgsnap/pgsnap/internal/conninfo"
 )
 
 func (a *app) restoreCmd() *cobra.Command {
@@ -42,20 +41,20 @@ Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible
 			}
 			if targetURL == "" {
 				targetURL, _ = a.lookupEnv("SNAPSHOT_RESTORE_URL")
-			} else if info, err := conninfo.Parse(targetURL); err == nil && info.HasPassword() {
+			} else if pgsnap.ConnString(targetURL).HasPassword() {
 				a.log.Warn("a password on the command line is visible to other users of this machine: prefer SNAPSHOT_RESTORE_URL")
 			}
 			if targetURL == "" {
 				return usageError{errors.New("restore needs --target-url or SNAPSHOT_RESTORE_URL (the database to restore into)")}
 			}
-			if _, err := conninfo.Parse(targetURL); err != nil {
-				return usageError{fmt.Errorf("--target-url %q: %w", conninfo.Redact(targetURL), err)}
+			if err := pgsnap.ConnString(targetURL).Check(); err != nil {
+				return usageError{fmt.Errorf("--target-url %q: %w", pgsnap.ConnString(targetURL).String(), err)}
 			}
 			if opts.Jobs < 1 {
 				return usageError{fmt.Errorf("--jobs %d: want a whole number ≥ 1", opts.Jobs)}
 			}
 			opts.Target = pgsnap.ConnString(targetURL)
-			s, _, err := a.scheduler(false)
+			s, err := a.shelf()
 			if err != nil {
 				return err
 			}

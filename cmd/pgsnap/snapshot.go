@@ -26,7 +26,7 @@ saying the slot is already taken.`,
   pgsnap snapshot --slot          # a CronJob or timer: the due slot, once, whoever runs it`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, _, err := a.scheduler(false)
+			s, err := a.scheduler()
 			if err != nil {
 				return err
 			}

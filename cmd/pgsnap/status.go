@@ -22,7 +22,7 @@ The verdict uses the schedule's interval plus SNAPSHOT_STALE_AFTER. Exit code 0 
   pgsnap status --json | jq '.targets[0].state'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, _, err := a.scheduler(false)
+			s, err := a.shelf()
 			if err != nil {
 				return err
 			}

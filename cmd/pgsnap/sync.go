@@ -22,7 +22,7 @@ start-up and after every snapshot. Exit code 1 if a copy failed.`,
 		Example: `  SNAPSHOT_DIR=/snapshots SNAPSHOT_S3_URL=s3://backups/app pgsnap sync`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, _, err := a.scheduler(false)
+			s, err := a.shelf()
 			if err != nil {
 				return err
 			}

@@ -31,7 +31,7 @@ checked snapshot passes.`,
 			if all && len(names) > 0 {
 				return usageError{errors.New("give snapshot names or --all, not both")}
 			}
-			s, _, err := a.scheduler(false)
+			s, err := a.shelf()
 			if err != nil {
 				return err
 			}

@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgsnap/pgsnap"
-	"github.com/pgsnap/pgsnap/dump"
-	"github.com/pgsnap/pgsnap/internal/conninfo"
 )
 
 func (a *app) versionCmd() *cobra.Command {
@@ -27,25 +25,21 @@ matching that server's version (SNAPSHOT_PG_BIN_DIR, /usr/lib/postgresql/<major>
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-			defer cancel()
-			var server dump.Version
-			note := "DATABASE_URL not set: the pg_dump is chosen per server at each snapshot"
-			if cfg.DatabaseURL != "" {
-				info, err := conninfo.Parse(string(cfg.DatabaseURL))
-				if err != nil {
-					return err
-				}
-				if server, err = dump.ServerVersion(ctx, info); err != nil {
-					return fmt.Errorf("server version: %w", err)
-				}
-				note = "server " + server.String()
-			}
-			bin, err := dump.Find(ctx, "pg_dump", server, cfg.PGBinDir)
+			sh, err := pgsnap.Open(cfg, pgsnap.WithLogger(a.log))
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "pg_dump %s at %s (%s)\n", bin.Version, bin.Path, note)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			tool, err := sh.PGDump(ctx)
+			if err != nil {
+				return err
+			}
+			note := "DATABASE_URL not set: the pg_dump is chosen per server at each snapshot"
+			if tool.Server != "" {
+				note = "server " + tool.Server
+			}
+			fmt.Fprintf(a.stdout, "pg_dump %s at %s (%s)\n", tool.Version, tool.Path, note)
 			return nil
 		},
 	}

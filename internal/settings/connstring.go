@@ -29,4 +29,17 @@ func (c ConnString) LogValue() slog.Value { return slog.StringValue(c.String()) 
 // MarshalJSON encodes the masked connection string.
 func (c ConnString) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
 
+// Parse reads the connection string.
 func (c ConnString) Parse() (conninfo.Info, error) { return conninfo.Parse(string(c)) }
+
+// HasPassword reports whether the connection string carries a password (one that parses).
+func (c ConnString) HasPassword() bool {
+	info, err := c.Parse()
+	return err == nil && info.HasPassword()
+}
+
+// Check parses the connection string; the error never shows the password.
+func (c ConnString) Check() error {
+	_, err := c.Parse()
+	return err
+}
