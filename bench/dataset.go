@@ -19,9 +19,9 @@ type scale struct {
 	hexRows      int64 // rows of bench_hex, ~580 B each on disk with its index
 }
 
-// scales maps -size to the data set sizes. small is for quick checks (the whole run in under
-// two minutes); medium (~0.7 GB) and default (~2.6 GB) are the two points of the peak-RSS
-// flatness goal. pgbench's tables compress almost to nothing (sequential numbers and blank
+// scales maps -size to the data set sizes. small is for quick checks (the whole run in a few
+// minutes); default (~2.6 GB) is the size the goals are set for, medium (~0.7 GB) a second
+// point for peak RSS. pgbench's tables compress almost to nothing (sequential numbers and blank
 // filler), so bench_events carries the data set's real compression work: with these
 // proportions the whole pg_dump -Fc -Z0 archive compresses about 5x at zstd level 1.
 var scales = map[string]scale{

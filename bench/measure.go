@@ -31,35 +31,57 @@ type measured struct {
 // process of that tree, not a sum. The program runs in its own process group, which a
 // cancelled ctx stops with SIGTERM (its own clean-up path) and, 30 s later, SIGKILL.
 func measure(ctx context.Context, env []string, dir, bin string, args ...string) (measured, error) {
+	cmd, stderr := newCommand(ctx, env, dir, bin, args...)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	began := time.Now()
+	err := cmd.Run()
+	m := measured{wall: time.Since(began), stdout: stdout.String(), stderr: stderr.String()}
+	m.cpu, m.maxRSS = usage(cmd)
+	return m, runError(ctx, cmd, m.stderr, err)
+}
+
+// newCommand prepares a measured program: its own process group, stopped by SIGTERM when ctx
+// ends (SIGKILL 30 s later), the tail of its standard error kept.
+func newCommand(ctx context.Context, env []string, dir, bin string, args ...string) (*exec.Cmd, *tailBuffer) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	cmd.Dir = dir
-	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: stderrKeep}
-	cmd.Stdout = &stdout
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
-	began := time.Now()
-	err := cmd.Run()
-	m := measured{wall: time.Since(began), stdout: stdout.String(), stderr: stderr.String()}
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			m.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-			m.maxRSS = ru.Maxrss << 10 // KiB on Linux
-		}
+	return cmd, stderr
+}
+
+// usage returns user+system CPU and peak RSS (bytes) from the rusage wait4 returned for cmd,
+// zeros when it never ran.
+func usage(cmd *exec.Cmd) (cpu time.Duration, maxRSS int64) {
+	if cmd.ProcessState == nil {
+		return 0, 0
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return m, ctx.Err()
-		}
-		if last := failureText(m.stderr); last != "" {
-			return m, fmt.Errorf("%s: %w: %s", commandName(bin, args), err, last)
-		}
-		return m, fmt.Errorf("%s: %w", commandName(bin, args), err)
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, 0
 	}
-	return m, nil
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Maxrss << 10 // KiB on Linux
+}
+
+// runError turns the error of a finished cmd into one naming the command and why it failed;
+// nil stays nil, and a cancelled ctx is reported as such.
+func runError(ctx context.Context, cmd *exec.Cmd, stderr string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	name := commandName(cmd.Path, cmd.Args[1:])
+	if last := failureText(stderr); last != "" {
+		return fmt.Errorf("%s: %w: %s", name, err, last)
+	}
+	return fmt.Errorf("%s: %w", name, err)
 }
 
 // commandName is the program's base name and its first argument: enough to say which

@@ -22,7 +22,7 @@ type report struct {
 	// passed lists the SNAPSHOT_* settings that came from the environment.
 	passed []string
 	sets   []setResult
-	// prior are the records of earlier runs (RESULTS.md), for the peak-RSS flatness goal.
+	// prior are the records of earlier runs (RESULTS.md), shown beside the peak-RSS goal.
 	prior []record
 }
 
@@ -37,15 +37,24 @@ type setResult struct {
 	restores    []result
 }
 
-// peakRSS is the largest peak RSS of pgsnap snapshot runs (with and without age), 0 if none.
-func (s setResult) peakRSS() int64 {
+// pgsnapKeys are the pgsnap commands whose peak RSS the memory goal bounds and the records keep.
+var pgsnapKeys = []string{keySnapshot, keySnapshotJobs, keySnapshotAge, keyRestore, keyRestoreAge}
+
+// peakRSS is the largest peak RSS of the pgsnap commands (snapshots and restores) and the
+// command it belongs to; 0 and nil if none has a result.
+func (s setResult) peakRSS() (int64, *result) {
 	var rss int64
-	for _, key := range []string{keySnapshot, keySnapshotAge} {
-		if r := find(s.snapshots, key); r != nil && r.err == nil {
-			rss = max(rss, statsOf(r.samples).maxRSS)
+	var top *result
+	for _, key := range pgsnapKeys {
+		for _, rs := range [][]result{s.snapshots, s.restores} {
+			if r := find(rs, key); r != nil && r.err == nil && len(r.samples) > 0 {
+				if m := statsOf(r.samples).maxRSS; m > rss {
+					rss, top = m, r
+				}
+			}
 		}
 	}
-	return rss
+	return rss, top
 }
 
 // markdown renders the report's section for RESULTS.md, starting with its "## " heading and
@@ -60,20 +69,26 @@ func (r report) markdown() string {
 	p("- PostgreSQL %s (client tools: %s); %s; pgsnap: %s.\n", m.pgServer, m.pgDump, m.goVersion, m.pgsnap)
 	p("- Server: %s.\n", r.server)
 	p("- Transport: %s.\n", r.transport)
+	settings := "defaults (commit gate included)"
 	if len(r.passed) > 0 {
-		p("- pgsnap settings from the environment: %s.\n", strings.Join(r.passed, ", "))
-	} else {
-		p("- pgsnap settings: defaults (commit gate included); the age runs add SNAPSHOT_AGE_RECIPIENTS (restore: SNAPSHOT_AGE_IDENTITY_FILE).\n")
+		settings = "from the environment: " + strings.Join(r.passed, ", ")
 	}
-	p("- Method: one warm-up run of every command, then %d rounds running each command once in table order "+
-		"(so any two alternate A B A B); medians with (min–max) over the timed runs. CPU is user+system time of "+
-		"the whole client process tree (pg_dump and pg_restore children included), from wait4; peak RSS is "+
-		"the largest single process of that tree. Server CPU is not counted. Outputs are removed and restore "+
-		"targets recreated between runs, untimed.\n", r.pairs)
+	p("- pgsnap settings: %s. The harness sets SNAPSHOT_DUMP_JOBS=1, and 2 on the SNAPSHOT_DUMP_JOBS row; the age runs add "+
+		"SNAPSHOT_AGE_RECIPIENTS (restore: SNAPSHOT_AGE_IDENTITY_FILE).\n", settings)
+	p("- Method: one warm-up run of every command, then %s running each command once in table order "+
+		"(so any two alternate A B A B); medians with (min–max) over the timed runs. Ratios are paired: "+
+		"ratio_i = a_i/b_i for the runs of round i, reported as their median (min–max). Client CPU is user+system "+
+		"time of the whole client process tree (pg_dump and pg_restore children included), from wait4; the C "+
+		"pipeline runs as two processes the harness pipes together (no shell), its CPU the sum of both, its peak RSS "+
+		"the larger. Server CPU is that of the postmaster and its children during the run (/proc). Peak RSS is the "+
+		"largest single process of the client tree. Outputs are removed and restore targets recreated between "+
+		"runs, untimed.\n", plural(r.pairs, "round"))
 	p("- The whole run took %s.\n", r.took.Round(time.Second))
 	for _, s := range r.sets {
 		b.WriteString("\n")
 		b.WriteString(s.markdown())
+		b.WriteString("\n")
+		b.WriteString(s.estimateInputs())
 		b.WriteString("\n")
 		b.WriteString(renderGoals(goalsFor(s, r.size, r.prior), r.size))
 	}
@@ -97,55 +112,67 @@ func (s setResult) markdown() string {
 			formatBytes(float64(s.z0Bytes)), formatBytes(float64(s.z0Zstd)), formatRatio(float64(s.z0Bytes)/float64(s.z0Zstd)))
 	}
 	b.WriteString("\n\n")
-	z0, fc := statsFor(s.snapshots, keyDumpZ0), statsFor(s.snapshots, keyDumpFc)
-	p("| command | wall median (min–max) | CPU median | peak RSS max | output size | vs pg_dump -Fc -Z0 (wall / CPU / size) | vs pg_dump -Fc (wall / CPU / size) |\n")
-	p("|---|---|---|---|---|---|---|\n")
+	pipe, fc := samplesOf(s.snapshots, keyPipeline), samplesOf(s.snapshots, keyDumpFc)
+	p("| command | wall median (min–max) | client CPU median | server CPU median | peak RSS max | output size | " +
+		"wall vs C pipeline | client CPU vs C pipeline | size vs pg_dump -Fc |\n")
+	p("|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range s.snapshots {
 		if r.err != nil {
-			p("| %s | error: %s | | | | | |\n", r.label, errorText(r.err))
+			p("| %s | error: %s | | | | | | | |\n", cell(r.label), errorText(r.err))
 			continue
 		}
 		st := statsOf(r.samples)
-		p("| %s | %s | %s | %s | %s | %s | %s |\n", r.label, formatRange(st.wall), formatSeconds(st.cpu.median),
-			formatMiB(st.maxRSS), formatBytes(st.size.median), ratios(st, z0, true), ratios(st, fc, true))
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(labelOf(r)), formatRange(st.wall), formatSeconds(st.cpu.median),
+			formatSeconds(st.serverCPU.median), formatMiB(st.maxRSS), formatBytes(st.size.median),
+			pairedCell(r.samples, pipe, wallOf), pairedCell(r.samples, pipe, cpuOf), pairedCell(r.samples, fc, sizeOf))
 	}
 	b.WriteString("\n")
-	pr := statsFor(s.restores, keyPgRestore)
-	p("| restore | wall median (min–max) | CPU median | peak RSS max | input size | vs pg_restore -j2 (wall / CPU) |\n")
-	p("|---|---|---|---|---|---|\n")
+	pr, pz := samplesOf(s.restores, keyPgRestore), samplesOf(s.restores, keyPgRestoreZ0)
+	p("| restore | wall median (min–max) | client CPU median | server CPU median | peak RSS max | input size | " +
+		"wall vs pg_restore -j2 of the -Fc file | wall vs pg_restore -j2 of the -Fc -Z0 file |\n")
+	p("|---|---|---|---|---|---|---|---|\n")
 	for _, r := range s.restores {
 		if r.err != nil {
-			p("| %s | error: %s | | | | |\n", r.label, errorText(r.err))
+			p("| %s | error: %s | | | | | | |\n", cell(r.label), errorText(r.err))
 			continue
 		}
 		st := statsOf(r.samples)
-		p("| %s | %s | %s | %s | %s | %s |\n", r.label, formatRange(st.wall), formatSeconds(st.cpu.median),
-			formatMiB(st.maxRSS), formatBytes(st.size.median), ratios(st, pr, false))
+		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(r.label), formatRange(st.wall), formatSeconds(st.cpu.median),
+			formatSeconds(st.serverCPU.median), formatMiB(st.maxRSS), formatBytes(st.size.median),
+			pairedCell(r.samples, pr, wallOf), pairedCell(r.samples, pz, wallOf))
 	}
 	return b.String()
 }
 
-// statsFor returns the stats of the command with key, nil when it has none.
-func statsFor(results []result, key string) *stats {
-	r := find(results, key)
-	if r == nil || r.err != nil || len(r.samples) == 0 {
-		return nil
+// labelOf is the command's label, for the SNAPSHOT_DUMP_JOBS row with how many streams it ran.
+func labelOf(r result) string {
+	if r.key != keySnapshotJobs {
+		return r.label
 	}
-	st := statsOf(r.samples)
-	return &st
+	if n := maxStreams(r.samples); n > 1 {
+		return fmt.Sprintf("%s (%d streams)", r.label, n)
+	}
+	return r.label + " (" + noteOneStream + ")"
 }
 
-// ratios renders "wall / CPU [/ size]" ratios of st to base; "n/a" without a base.
-func ratios(st stats, base *stats, withSize bool) string {
-	if base == nil {
+// pairedCell is the paired ratio of(a_i)/of(base_i) as "0.94x (0.85–1.10)"; "n/a" without a base.
+func pairedCell(a, base []sample, of func(sample) float64) string {
+	if len(base) == 0 {
 		return "n/a"
 	}
-	out := formatRatio(ratio(st.wall.median, base.wall.median)) + " / " + formatRatio(ratio(st.cpu.median, base.cpu.median))
-	if withSize {
-		out += " / " + formatRatio(ratio(st.size.median, base.size.median))
-	}
-	return out
+	return formatRatioRange(paired(a, base, of))
 }
+
+// plural is "1 round", "3 rounds".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// cell makes text safe in a markdown table cell.
+func cell(text string) string { return strings.ReplaceAll(text, "|", "\\|") }
 
 func renderGoals(goals []goal, size string) string {
 	if len(goals) == 0 {

@@ -20,7 +20,7 @@ const (
 )
 
 // record is the machine-readable line a run leaves per data set, so a later run of another
-// size can judge whether peak RSS stays flat.
+// size can show its peak RSS beside its own.
 type record struct {
 	data, size string
 	date       string // YYYY-MM-DD
@@ -35,9 +35,10 @@ func (r record) comment() string {
 		r.data, r.size, r.date, r.dbBytes, r.peakRSS)
 }
 
-// recordOf returns the record of a data set's run; false when pgsnap snapshot had no result.
+// recordOf returns the record of a data set's run: its database size and the peak RSS of its
+// pgsnap commands; false when none of them had a result.
 func recordOf(s setResult, size string, started time.Time) (record, bool) {
-	rss := s.peakRSS()
+	rss, _ := s.peakRSS()
 	if rss == 0 {
 		return record{}, false
 	}

@@ -18,10 +18,12 @@ type result struct {
 
 // alternate runs the commands in rounds: round 0 is the warm-up (discarded), then pairs
 // timed rounds. Every round runs each command once in the given order, so any two of them
-// alternate A B A B. A command that fails is reported with its error and left out of later
-// rounds; the others go on. Only a cancelled ctx stops everything, returning its error. The
-// last round's outputs are kept for later steps (restores read the snapshots).
-func alternate(ctx context.Context, log *slog.Logger, vs []*variant, pairs int) ([]result, error) {
+// alternate A B A B, and each sample records its round, so ratios pair runs of the same round.
+// A command that fails is reported with its error and left out of later rounds; the others go
+// on. Only a cancelled ctx stops everything, returning its error. The last round's outputs of
+// commands marked keep are kept for later steps (restores read the snapshots). server, when
+// set, reads the server's CPU time around each run.
+func alternate(ctx context.Context, log *slog.Logger, vs []*variant, pairs int, server func() (time.Duration, error)) ([]result, error) {
 	results := make([]result, len(vs))
 	for i, v := range vs {
 		results[i] = result{key: v.key, label: v.label}
@@ -31,7 +33,7 @@ func alternate(ctx context.Context, log *slog.Logger, vs []*variant, pairs int) 
 			if results[i].err != nil {
 				continue
 			}
-			s, err := runOnce(ctx, v, round == pairs)
+			s, err := runOnce(ctx, v, round == pairs && v.keep, server)
 			if ctx.Err() != nil {
 				return results, ctx.Err()
 			}
@@ -45,20 +47,34 @@ func alternate(ctx context.Context, log *slog.Logger, vs []*variant, pairs int) 
 				log.Info("warm-up", "command", v.label, "wall", s.wall.Round(time.Millisecond))
 				continue
 			}
+			s.round = round
 			results[i].samples = append(results[i].samples, s)
 			log.Info("timed", "command", v.label, "round", round, "wall", s.wall.Round(time.Millisecond),
-				"cpu", s.cpu.Round(time.Millisecond), "max_rss_mib", s.maxRSS>>20, "size", formatBytes(float64(s.size)))
+				"cpu", s.cpu.Round(time.Millisecond), "server_cpu", s.serverCPU.Round(time.Millisecond),
+				"max_rss_mib", s.maxRSS>>20, "size", formatBytes(float64(s.size)))
 		}
 	}
 	return results, nil
 }
 
-// runOnce prepares, runs and (unless keep) cleans up one command.
-func runOnce(ctx context.Context, v *variant, keep bool) (sample, error) {
+// runOnce prepares, runs and (unless keep) cleans up one command. The server's CPU is read
+// just before and after the run, outside its timing.
+func runOnce(ctx context.Context, v *variant, keep bool, server func() (time.Duration, error)) (sample, error) {
 	if err := v.prepare(ctx); err != nil {
 		return sample{}, fmt.Errorf("prepare: %w", err)
 	}
+	var before time.Duration
+	berr := errors.New("no server meter")
+	if server != nil {
+		before, berr = server()
+	}
 	s, err := v.run(ctx)
+	s.serverCPU = -1
+	if berr == nil {
+		if after, aerr := server(); aerr == nil && after >= before {
+			s.serverCPU = after - before
+		}
+	}
 	if err != nil || !keep {
 		if cerr := v.clean(); cerr != nil && err == nil {
 			err = fmt.Errorf("clean up: %w", cerr)

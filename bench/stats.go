@@ -4,19 +4,32 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
 // sample is one timed run of a command.
 type sample struct {
-	wall time.Duration
+	// round is the timed round (1..pairs) the run belongs to: ratios pair runs of one round.
+	round int
+	wall  time.Duration
 	// cpu is user+system time of the process and every descendant it waited for (wait4's
-	// rusage): for pgsnap that includes its pg_dump and pg_restore children.
+	// rusage): for pgsnap that includes its pg_dump and pg_restore children. For a pipeline the
+	// harness runs itself, the sum of its programs.
 	cpu time.Duration
+	// pipe is each program's own CPU time when the harness ran a pipeline (producer, consumer);
+	// nil otherwise.
+	pipe []time.Duration
+	// serverCPU is the PostgreSQL server's CPU time during the run (serverMeter); negative
+	// when it could not be read.
+	serverCPU time.Duration
 	// maxRSS is the peak resident set of the largest single process in that tree, in bytes.
 	maxRSS int64
 	// size is the bytes the command wrote (snapshots, dumps) or read (restores).
 	size int64
+	// streams is how many pg_dump streams a pgsnap snapshot ran: the parts in its manifest, or
+	// 1 when it has none. 0 for other commands.
+	streams int
 }
 
 // summary is the median and the range of a set of measurements.
@@ -43,19 +56,63 @@ func summarize(xs []float64) summary {
 // stats holds the summaries of one command's timed runs.
 type stats struct {
 	wall, cpu, size summary // seconds, seconds, bytes
+	serverCPU       summary // seconds, over the runs where it was read
 	maxRSS          int64   // the largest of all runs, bytes
 }
 
 func statsOf(samples []sample) stats {
-	var wall, cpu, size []float64
+	var wall, cpu, server, size []float64
 	var rss int64
 	for _, s := range samples {
 		wall = append(wall, s.wall.Seconds())
 		cpu = append(cpu, s.cpu.Seconds())
+		if s.serverCPU >= 0 {
+			server = append(server, s.serverCPU.Seconds())
+		}
 		size = append(size, float64(s.size))
 		rss = max(rss, s.maxRSS)
 	}
-	return stats{wall: summarize(wall), cpu: summarize(cpu), size: summarize(size), maxRSS: rss}
+	return stats{wall: summarize(wall), cpu: summarize(cpu), serverCPU: summarize(server), size: summarize(size), maxRSS: rss}
+}
+
+// Measures of a sample, for paired and over.
+func wallOf(s sample) float64 { return s.wall.Seconds() }
+func cpuOf(s sample) float64  { return s.cpu.Seconds() }
+func sizeOf(s sample) float64 { return float64(s.size) }
+
+// paired summarizes the ratios of(a_i)/of(b_i) over the rounds i that both a and b ran: the
+// median of those ratios and their range. n is 0 when no round has both (or no usable ratio).
+func paired(a, b []sample, of func(sample) float64) summary {
+	return pairedOf(a, b, func(x, y sample) float64 { return ratio(of(x), of(y)) })
+}
+
+// pairedOf summarizes f(a_i, b_i) over the rounds i that both a and b ran, skipping values that
+// are not finite.
+func pairedOf(a, b []sample, f func(a, b sample) float64) summary {
+	base := make(map[int]sample, len(b))
+	for _, s := range b {
+		base[s.round] = s
+	}
+	var xs []float64
+	for _, s := range a {
+		if t, ok := base[s.round]; ok {
+			if x := f(s, t); finite(x) {
+				xs = append(xs, x)
+			}
+		}
+	}
+	return summarize(xs)
+}
+
+// over summarizes of(s) over the samples, skipping values that are not finite.
+func over(samples []sample, of func(sample) float64) summary {
+	var xs []float64
+	for _, s := range samples {
+		if x := of(s); finite(x) {
+			xs = append(xs, x)
+		}
+	}
+	return summarize(xs)
 }
 
 // ratio is a/b, NaN when either is unknown or b is not positive.
@@ -75,6 +132,38 @@ func formatRatio(r float64) string {
 		return fmt.Sprintf("%.1fx", r)
 	default:
 		return fmt.Sprintf("%.2fx", r)
+	}
+}
+
+// formatRatioRange renders a summary of ratios as "0.94x (0.85–1.10)"; none as "n/a".
+func formatRatioRange(s summary) string {
+	if s.n == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%s (%s–%s)", formatRatio(s.median), trimX(formatRatio(s.min)), trimX(formatRatio(s.max)))
+}
+
+func trimX(r string) string { return strings.TrimSuffix(r, "x") }
+
+// formatNumberRange renders a summary of plain numbers as "12.3 (11.0–14.1)"; none as "n/a".
+func formatNumberRange(s summary) string {
+	if s.n == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%s (%s–%s)", formatNumber(s.median), formatNumber(s.min), formatNumber(s.max))
+}
+
+// formatNumber renders x with three significant figures or more, never in exponent form.
+func formatNumber(x float64) string {
+	switch a := math.Abs(x); {
+	case math.IsNaN(x):
+		return "n/a"
+	case a >= 100:
+		return fmt.Sprintf("%.0f", x)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", x)
+	default:
+		return fmt.Sprintf("%.2f", x)
 	}
 }
 
