@@ -51,7 +51,7 @@ func newCollector(status func(ctx context.Context) (Status, error), log *slog.Lo
 		snapshots:    d("snapshots", "Committed snapshots kept at the destination.", td),
 		storedBytes:  d("stored_bytes", "Stored bytes of the snapshots kept at the destination.", td),
 		destFailures: d("destination_failures_total", "Snapshots committed elsewhere that failed to reach the destination.", td),
-		incomplete:   d("incomplete_snapshots", "Leftovers of interrupted writes found at the destination.", td),
+		incomplete:   d("incomplete_snapshots", "Committed snapshots missing at the destination: stored in another destination, not (yet) copied here.", td),
 
 		drillSuccess:   d("drill_success", "1 when the newest restore drill passed, 0 when it failed; absent before the first drill.", t),
 		drillTimestamp: d("drill_timestamp_seconds", "Unix time the newest restore drill finished; absent before the first drill.", t),

@@ -75,7 +75,7 @@ type Destination struct {
 	Snapshots  int   // committed snapshots kept there
 	Bytes      int64 // stored bytes of those snapshots
 	Failures   int64 // snapshots committed elsewhere that failed to reach it, since start
-	Incomplete int   // leftovers of interrupted writes found there (not snapshots)
+	Incomplete int   // committed snapshots (stored elsewhere) missing there: sync copies them
 }
 
 // Drill is the outcome of one restore drill: a snapshot restored into a scratch database and

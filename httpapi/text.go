@@ -65,7 +65,7 @@ func WriteText(w io.Writer, st Status) error {
 			}
 		}
 		if len(t.Destinations) > 0 {
-			p("\n  DESTINATION\tSNAPSHOTS\tSTORED\tFAILED COPIES\tINCOMPLETE\n")
+			p("\n  DESTINATION\tSNAPSHOTS\tSTORED\tFAILED COPIES\tMISSING\n")
 			for _, d := range t.Destinations {
 				p("  %s\t%d\t%s\t%d\t%d\n", cell(d.Name), d.Snapshots, humanBytes(d.Bytes), d.Failures, d.Incomplete)
 			}

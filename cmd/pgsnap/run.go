@@ -2,18 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/pgsnap/pgsnap"
+	"github.com/pgsnap/pgsnap/httpapi"
 )
 
 func (a *app) runCmd() *cobra.Command {
@@ -105,24 +104,20 @@ func (a *app) serveHTTP(ctx context.Context, s *pgsnap.Scheduler, addr string, w
 	return a.serve(ctx, h, addr, wg)
 }
 
-// serve serves h on addr until stop is called or ctx ends.
+// serve serves h on addr until stop is called or ctx ends, with httpapi.Serve's limits.
 func (a *app) serve(ctx context.Context, h http.Handler, addr string, wg *sync.WaitGroup) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("SNAPSHOT_HTTP_ADDR=%q: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	a.log.Info("serving /healthz, /readyz, /metrics and the status page", "addr", ln.Addr().String())
+	ctx, stop = context.WithCancel(ctx)
 	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := httpapi.Serve(ctx, ln, h, httpapi.ServerOptions{Logger: a.log}); err != nil {
 			a.log.Error("http server stopped", "err", err)
 		}
 	})
-	return func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}, nil
+	return stop, nil
 }
 
 // noArgs rejects positional arguments as a usage error.
