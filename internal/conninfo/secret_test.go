@@ -195,9 +195,12 @@ func TestRedact(t *testing.T) {
 	}{
 		{"valid url", "postgres://u:pw@h/db", "postgres://u:xxxxx@h/db"},
 		{"valid kv", "host=h password=pw", "host='h' password='xxxxx'"},
-		{"no password", "postgres://u@h:99999/db", "postgres://u@h:99999/db"},
-		{"bad port", "postgres://u:pw@h:99999/db", "postgres://u:xxxxx@h:99999/db"},
-		{"raw at and slash", "postgres://u:p@s/s@h:99999/d%zz", "postgres://u:xxxxx@h:99999/d%zz"},
+		// A URL whose user information or host is malformed (here a bad port) is masked from
+		// the "://" to the last '@': its user name may hold pieces of the password.
+		{"no password", "postgres://u@h:99999/db", "postgres://xxxxx@h:99999/db"},
+		{"bad port", "postgres://u:pw@h:99999/db", "postgres://xxxxx@h:99999/db"},
+		{"raw at and slash", "postgres://u:p@s/s@h:99999/d%zz", "postgres://xxxxx@h:99999/d%zz"},
+		{"well-formed, bad sslmode", "postgres://u:pw@h/db?sslmode=bogus", "postgres://u:xxxxx@h/db?sslmode=bogus"},
 		{"other scheme", "mysql://u:pw@h/db", "mysql://u:xxxxx@h/db"},
 		{"leading junk", "junk postgres://u:pw@h/db x", "junk postgres://u:xxxxx@h/db x"},
 		{"query password", "postgres://h/db?sslmode=x&password=p&w%zz", "postgres://h/db?sslmode=x&password=xxxxx"},
