@@ -93,6 +93,13 @@ func isSecretKeyword(k string) bool {
 	return strings.Contains(k, "password")
 }
 
+// knownKeyword reports whether libpq accepts keyword k: one of libpqKeywords, or the
+// requiressl alias.
+func knownKeyword(k string) bool {
+	_, ok := libpqKeywords[k]
+	return ok || k == "requiressl"
+}
+
 // canonical applies libpq's one keyword alias: requiressl=1 is sslmode=require, any other
 // requiressl is sslmode=prefer.
 func canonical(key, value string) (string, string) {

@@ -110,14 +110,11 @@ func (i *Info) set(key, value string) {
 	*i = i.With(key, value)
 }
 
-// setChecked records a keyword written in the string after checking it as libpq does. It
-// returns what is wrong, "" when nothing is; the keyword and its value are named only when
-// show is true.
+// setChecked records a keyword written in the string, one knownKeyword accepts, after
+// checking its value as libpq does. It returns what is wrong, "" when nothing is; the value
+// is quoted only when show is true.
 func (i *Info) setChecked(key, value string, show bool) (problem string) {
 	key, value = canonical(key, value)
-	if _, known := libpqKeywords[key]; !known {
-		return ""
-	}
 	if problem := checkValue(key, value, show); problem != "" {
 		return problem
 	}
@@ -173,7 +170,7 @@ func parseKeywordValue(s string) (Info, error) {
 		if !validKeyword(key) {
 			return Info{}, fmt.Errorf("connection string: invalid keyword at offset %d: want letters, digits and '_'", start)
 		}
-		if _, known := libpqKeywords[key]; !known && key != "requiressl" {
+		if !knownKeyword(key) {
 			if afterSecret {
 				return Info{}, fmt.Errorf("connection string: invalid connection option at offset %d (not shown: it follows a password, "+
 					"which needs single quotes if it holds a space): want one of %s", start, acceptedKeywords)

@@ -155,7 +155,7 @@ func (i *Info) parseQuery(s, query string) error {
 			}
 			key, value = "sslmode", "require"
 		}
-		if _, known := libpqKeywords[key]; !known && key != "requiressl" {
+		if !knownKeyword(key) {
 			if afterSecret {
 				return urlError(s, "invalid URI query parameter after the password (not shown: an unencoded '&' in the password? "+
 					"percent-encode it as %26): want one of "+acceptedKeywords)
