@@ -436,10 +436,13 @@ func TestDumpTempPassfile(t *testing.T) {
 	db := e.c.CreateDB(t)
 	e.fill(t, db, 100)
 	for _, target := range []string{db, "no_such_database"} {
-		j := dumpJob(e.dumpOpts(t, e.c.URL(target)))
+		j, err := dumpJob(e.dumpOpts(t, e.c.URL(target)), os.Getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
 		j.noMemfd = true
 		var out bytes.Buffer
-		_, err := j.run(t.Context(), &out)
+		_, err = j.run(t.Context(), &out)
 		if target == db && err != nil {
 			t.Fatalf("dump with a temporary passfile: %v", err)
 		}
@@ -456,13 +459,16 @@ func TestDumpTempPassfile(t *testing.T) {
 func TestDumpArguments(t *testing.T) {
 	t.Parallel()
 	conn := mustParse(t, "postgres://u:secret@h:5432/db?options=-c%20work_mem%3D64MB&passfile=/x")
-	j := dumpJob(DumpOptions{
+	j, err := dumpJob(DumpOptions{
 		Conn:            conn,
 		Binary:          Binary{Tool: "pg_dump", Path: "/bin/pg_dump"},
 		Server:          Version{Major: 15, Minor: 4},
 		LockWaitTimeout: 4 * time.Second,
 		Args:            []string{"--schema=app"},
-	})
+	}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []string{
 		"--format=custom",
 		"--no-password",
@@ -477,8 +483,14 @@ func TestDumpArguments(t *testing.T) {
 		t.Errorf("dumpJob password = %q, want %q", j.password, "secret")
 	}
 	// Before 14 there is no client_connection_check_interval.
-	old := dumpJob(DumpOptions{Conn: mustParse(t, "host=h"), Server: Version{Major: 13}})
+	old, err := dumpJob(DumpOptions{Conn: mustParse(t, "host=h"), Server: Version{Major: 13}}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if strings.Contains(strings.Join(old.args, " "), "client_connection_check_interval") {
 		t.Errorf("dumpJob for a 13 server sets client_connection_check_interval: %v", old.args)
 	}
 }
+
+// noEnv is an empty environment for clientConn.
+func noEnv(string) string { return "" }

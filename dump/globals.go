@@ -3,8 +3,10 @@ package dump
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/pgsnap/pgsnap/internal/conninfo"
 )
@@ -23,12 +25,16 @@ func Globals(ctx context.Context, opts GlobalsOptions, w io.Writer) (int64, erro
 	if opts.Binary.Path == "" {
 		return 0, errors.New("globals: no pg_dumpall binary: use Find")
 	}
+	conn, err := clientConn(opts.Conn, opts.Server, os.Getenv)
+	if err != nil {
+		return 0, fmt.Errorf("globals: %w", err)
+	}
 	return job{
 		tool: toolName(opts.Binary, "pg_dumpall"),
 		path: opts.Binary.Path,
 		args: []string{"--globals-only", "--no-password",
-			"--dbname=" + childConn(opts.Conn, opts.Server).KeywordValue()},
-		password: opts.Conn.Password(),
+			"--dbname=" + conn.KeywordValue()},
+		password: conn.Password(),
 		logger:   opts.Logger,
 	}.run(ctx, w)
 }
@@ -49,12 +55,16 @@ func ApplySQL(ctx context.Context, opts ApplySQLOptions, r io.Reader) error {
 	if opts.Binary.Path == "" {
 		return errors.New("apply SQL: no psql binary: use Find")
 	}
-	_, err := job{
+	conn, err := clientConn(opts.Conn, opts.Server, os.Getenv)
+	if err != nil {
+		return fmt.Errorf("apply SQL: %w", err)
+	}
+	_, err = job{
 		tool: toolName(opts.Binary, "psql"),
 		path: opts.Binary.Path,
 		args: []string{"-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
-			"--dbname=" + childConn(opts.Conn, opts.Server).KeywordValue(), "-f", "-"},
-		password: opts.Conn.Password(),
+			"--dbname=" + conn.KeywordValue(), "-f", "-"},
+		password: conn.Password(),
 		logger:   opts.Logger,
 		stdin:    r,
 	}.run(ctx, nil)

@@ -21,10 +21,6 @@ type passfile struct {
 	dir   string     // temporary directory to remove, if any
 }
 
-// passfileEnv are the variables the child must not inherit once it gets the password from us:
-// PGPASSWORD would win over the passfile, and PGPASSFILE would point elsewhere.
-var passfileEnv = []string{"PGPASSWORD", "PGPASSFILE"}
-
 // newPassfile writes password for a child. useMemfd false forces the temporary file.
 func newPassfile(password string, useMemfd bool) (*passfile, error) {
 	if strings.ContainsAny(password, "\r\n") {
@@ -80,22 +76,4 @@ func (p *passfile) close() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// childEnv returns base without the variables in drop, followed by set.
-func childEnv(base, drop, set []string) []string {
-	out := make([]string, 0, len(base)+len(set))
-	for _, kv := range base {
-		name, _, _ := strings.Cut(kv, "=")
-		keep := true
-		for _, d := range drop {
-			if name == d {
-				keep = false
-			}
-		}
-		if keep {
-			out = append(out, kv)
-		}
-	}
-	return append(out, set...)
 }

@@ -51,10 +51,14 @@ func Restore(ctx context.Context, opts RestoreOptions) error {
 			return fmt.Errorf("restore: %w", err)
 		}
 	}
+	conn, err := clientConn(opts.Conn, opts.Server, os.Getenv)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	args := []string{
 		"--no-password",
 		"--exit-on-error",
-		"--dbname=" + childConn(opts.Conn, opts.Server).KeywordValue(),
+		"--dbname=" + conn.KeywordValue(),
 		"--jobs=" + strconv.Itoa(opts.Jobs),
 	}
 	if opts.Clean {
@@ -70,10 +74,10 @@ func Restore(ctx context.Context, opts RestoreOptions) error {
 		tool:     toolName(opts.Binary, "pg_restore"),
 		path:     opts.Binary.Path,
 		args:     args,
-		password: opts.Conn.Password(),
+		password: conn.Password(),
 		logger:   opts.Logger,
 		stdin:    opts.Input,
 	}
-	_, err := j.run(ctx, nil)
+	_, err = j.run(ctx, nil)
 	return err
 }

@@ -62,7 +62,7 @@ type job struct {
 	tool     string // for messages
 	path     string
 	args     []string // never holds the password
-	password string   // "" leaves the child's environment alone (~/.pgpass, PGPASSWORD, peer)
+	password string   // "": no passfile (libpq falls back on ~/.pgpass, a passfile keyword, peer)
 	logger   *slog.Logger
 	noMemfd  bool      // use the temporary-file passfile; a test knob
 	stdin    io.Reader // nil: no input; a program that stops reading early is not an error
@@ -70,7 +70,8 @@ type job struct {
 
 // run starts the program in its own process group, copies its standard output to w (nil
 // discards it) and waits. It returns the bytes written to w. The group is killed when ctx
-// ends, when writing to w fails, and once more after the program exits, for stragglers.
+// ends, when writing to w fails, and once more after the program exits, for stragglers. The
+// program's environment is childEnv's allow-list, plus the passfile when there is a password.
 func (j job) run(ctx context.Context, w io.Writer) (n int64, err error) {
 	logger := j.logger
 	if logger == nil {
@@ -84,6 +85,7 @@ func (j job) run(ctx context.Context, w io.Writer) (n int64, err error) {
 	cmd.Stderr = tail
 	cmd.Stdin = j.stdin
 
+	var passEnv []string
 	if j.password != "" {
 		pf, err := newPassfile(j.password, !j.noMemfd)
 		if err != nil {
@@ -94,9 +96,10 @@ func (j job) run(ctx context.Context, w io.Writer) (n int64, err error) {
 				err = cerr
 			}
 		}()
-		cmd.Env = childEnv(os.Environ(), passfileEnv, pf.env)
+		passEnv = pf.env
 		cmd.ExtraFiles = pf.files
 	}
+	cmd.Env = childEnv(os.Environ(), passEnv)
 	var stdout io.ReadCloser
 	if w != nil {
 		if stdout, err = cmd.StdoutPipe(); err != nil {

@@ -99,16 +99,6 @@ func TestPassfileLineBreak(t *testing.T) {
 	}
 }
 
-func TestChildEnv(t *testing.T) {
-	t.Parallel()
-	got := childEnv([]string{"PATH=/bin", "PGPASSWORD=x", "PGPASSFILE=/y", "PGPASSWORDX=keep", "HOME=/root"},
-		passfileEnv, []string{"PGPASSFILE=/dev/fd/3"})
-	want := []string{"PATH=/bin", "PGPASSWORDX=keep", "HOME=/root", "PGPASSFILE=/dev/fd/3"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("childEnv mismatch (-want +got):\n%s", diff)
-	}
-}
-
 // TestRunStartErrors covers a program that cannot start, and a context already done.
 func TestRunStartErrors(t *testing.T) {
 	t.Parallel()

@@ -1,6 +1,7 @@
 package conninfo
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -15,6 +16,8 @@ var fuzzSeeds = []string{
 	"postgres://:5433/?user=&dbname=",
 	"postgres://?host=a,b&port=1",
 	"postgres://u:p@ss@h:99999/d%zz",
+	"postgres://app:Zq9#t p@ss/w:rdX@host:5432/app",
+	"postgres://h/db?password=p&w&sslmode=x&bogus=1",
 	"mysql://u:pw@h/db",
 	`host=h port=5432 dbname='a b' password='it\'s' options='-c x=1'`,
 	`password=a\ b host = h`,
@@ -169,4 +172,63 @@ func covered(spans [][2]int, from, to int) bool {
 		}
 	}
 	return false
+}
+
+// pieceToken marks the pieces of FuzzPasswordPieces's password; no fixed text holds it.
+const pieceToken = "QZJ"
+
+// FuzzPasswordPieces writes a password into a connection string as a careless author would,
+// unencoded and unquoted: tokens found nowhere else ("QZJ0", "QZJ1", …) with a fuzzed byte
+// between each two. However the bytes cut the password, no piece of it may show: not in
+// Parse's error, not in Redact, and when the string parses, not in Redacted, the fmt forms
+// or KeywordValue (pg_dump's command line). What parses in the URL form holds the whole
+// password, so no piece went to the host, port, database name or a query parameter.
+func FuzzPasswordPieces(f *testing.F) {
+	f.Add("# /:", "host:5432/app")
+	f.Add("@/", "h1:5432,h2:5433/app?sslmode=disable")
+	f.Add("?&=", "host/app")
+	f.Add("/@", "host:5432/app?application_name=x")
+	f.Add(" =", "dbname=app")
+	f.Add("'\\%", "port=5432")
+	f.Add(",[]:", "[::1]:5432/app")
+	f.Fuzz(func(t *testing.T, seps, tail string) {
+		if len(seps) > 8 {
+			seps = seps[:8]
+		}
+		if upper := strings.ToUpper(tail); strings.Contains(upper, "Q") || strings.Contains(upper, "%51") || strings.Contains(upper, "%71") {
+			return // a token's start could come from the tail, raw or percent-encoded
+		}
+		var b strings.Builder
+		for k := 0; k < len(seps); k++ {
+			fmt.Fprintf(&b, "%s%d%c", pieceToken, k, seps[k])
+		}
+		fmt.Fprintf(&b, "%s%d", pieceToken, len(seps))
+		pw := b.String()
+		// A password starting with digits: cut at a '/' or '?', its start reads as a port.
+		digits := "5432" + strings.TrimPrefix(pw, pieceToken+"0")
+		for in, want := range map[string]string{
+			"postgres://user:" + pw + "@" + tail:     pw,
+			"postgresql://:" + pw + "@" + tail:       pw,
+			"postgres://user:" + digits + "@" + tail: digits,
+			"host=h password=" + pw + " " + tail:     "",
+		} {
+			outputs := map[string]string{"Redact": Redact(in)}
+			i, err := Parse(in)
+			if err != nil {
+				outputs["error"] = err.Error()
+			} else {
+				outputs["Redacted"] = i.Redacted()
+				outputs["KeywordValue"] = i.KeywordValue()
+				outputs["fmt"] = fmt.Sprintf("%v %+v %#v %s", i, i, i, i)
+				if want != "" && !strings.Contains(tail, "password") && !strings.Contains(want, "%") && i.Password() != want {
+					t.Errorf("Parse(%q) took the password as %q, want all of %q", in, i.Password(), want)
+				}
+			}
+			for what, out := range outputs {
+				if k := strings.Index(out, pieceToken); k >= 0 {
+					t.Errorf("%s of %q = %q shows a piece of the password at %d", what, in, out, k)
+				}
+			}
+		}
+	})
 }

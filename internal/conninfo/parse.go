@@ -21,9 +21,21 @@ const acceptedForms = "want postgres://user:pass@host:port/db?… or key=value p
 //   - Keyword/value: keyword = value pairs separated by white space; a value is single-quoted
 //     when it holds spaces, and \' and \\ escape a quote and a backslash.
 //
-// Parse rejects an empty string, other schemes, bad percent-encoding, ports outside 1-65535,
-// malformed pairs and unterminated quotes. Its errors never contain the password: they name
-// the part at fault and show the string only through Redact.
+// Parse rejects an empty string, other schemes, bad percent-encoding, malformed pairs and
+// unterminated quotes. Like libpq it rejects keywords and URL query parameters it does not
+// know (see libpqKeywords) and checks the values libpq checks before connecting: ports
+// (1-65535, in lists too), sslmode and the other enumerated settings, integers such as
+// connect_timeout. libpq's requiressl is read as sslmode.
+//
+// A URL whose user information or host cannot be what its author meant is rejected too: a
+// raw '#' or space there, a second '@' before the host, an '@' after the host's end when a
+// password may be before it (a raw '/' or '?' in the password ends the host early), a port
+// that does not parse. Such a URL is shown with everything between "://" and its last '@'
+// masked, and the error asks for the password to be percent-encoded.
+//
+// Its errors never contain the password: they name the part at fault, show the string only
+// through Redact, and neither name nor quote what follows a password in the string (an
+// unquoted space or unencoded '&' in it would make its tail look like more settings).
 func Parse(s string) (Info, error) {
 	if strings.IndexByte(s, 0) >= 0 {
 		return Info{}, errors.New("connection string contains a NUL byte")
@@ -38,6 +50,9 @@ func Parse(s string) (Info, error) {
 	)
 	switch scheme, ok := schemeOf(s); {
 	case ok && (scheme == "postgres" || scheme == "postgresql"):
+		if err := checkURLShape(s, scheme); err != nil {
+			return Info{}, err
+		}
 		i, err = parseURL(s, scheme)
 	case ok:
 		return Info{}, fmt.Errorf("connection string scheme %q is not supported: %s", truncate(scheme, 20), acceptedForms)
@@ -46,12 +61,6 @@ func Parse(s string) (Info, error) {
 	}
 	if err != nil {
 		return Info{}, err
-	}
-	if port, ok := i.lookup("port"); ok && !validPorts(port) {
-		if i.form == formURL {
-			return Info{}, fmt.Errorf("connection URL %s: invalid port: want 1-65535", strconv.Quote(redactRaw(s)))
-		}
-		return Info{}, fmt.Errorf("connection string: invalid port %q: want 1-65535", truncate(port, 20))
 	}
 	return i, nil
 }
@@ -101,6 +110,18 @@ func (i *Info) set(key, value string) {
 	*i = i.With(key, value)
 }
 
+// setChecked records a keyword written in the string, one knownKeyword accepts, after
+// checking its value as libpq does. It returns what is wrong, "" when nothing is; the value
+// is quoted only when show is true.
+func (i *Info) setChecked(key, value string, show bool) (problem string) {
+	key, value = canonical(key, value)
+	if problem := checkValue(key, value, show); problem != "" {
+		return problem
+	}
+	i.set(key, value)
+	return ""
+}
+
 // validKeyword reports whether k looks like a libpq keyword. libpq itself allows anything
 // up to white space or '=', but a keyword is written back unquoted, so only the characters
 // real keywords use are accepted.
@@ -121,11 +142,13 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
-// parseKeywordValue follows libpq's conninfo_parse. Its errors give offsets, never the
-// text: a stray word after a badly quoted password may be part of that password.
+// parseKeywordValue follows libpq's conninfo_parse. Its errors give offsets; they name a
+// keyword and quote a value only before any password: after one, a stray word may be part
+// of a badly quoted password.
 func parseKeywordValue(s string) (Info, error) {
 	i := Info{form: formKeyword}
 	pos := 0
+	afterSecret := false // past a password: what follows may be a piece of it
 	for {
 		for pos < len(s) && isSpace(s[pos]) {
 			pos++
@@ -147,6 +170,14 @@ func parseKeywordValue(s string) (Info, error) {
 		if !validKeyword(key) {
 			return Info{}, fmt.Errorf("connection string: invalid keyword at offset %d: want letters, digits and '_'", start)
 		}
+		if !knownKeyword(key) {
+			if afterSecret {
+				return Info{}, fmt.Errorf("connection string: invalid connection option at offset %d (not shown: it follows a password, "+
+					"which needs single quotes if it holds a space): want one of %s", start, acceptedKeywords)
+			}
+			return Info{}, fmt.Errorf("connection string: invalid connection option %q at offset %d: want one of %s",
+				truncate(key, 40), start, acceptedKeywords)
+		}
 		pos++
 		for pos < len(s) && isSpace(s[pos]) {
 			pos++
@@ -163,7 +194,10 @@ func parseKeywordValue(s string) (Info, error) {
 		} else {
 			pos = readBare(s, pos, &value)
 		}
-		i.set(key, value.String())
+		if problem := i.setChecked(key, value.String(), !afterSecret); problem != "" {
+			return Info{}, fmt.Errorf("connection string: %s (keyword at offset %d)", problem, start)
+		}
+		afterSecret = afterSecret || isSecretKeyword(key)
 	}
 }
 

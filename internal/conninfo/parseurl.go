@@ -119,7 +119,11 @@ func (i *Info) parseNetloc(s, netloc string) error {
 }
 
 // parseQuery reads keyword=value parameters separated by '&'; empty parameters are skipped.
+// Parameter names are checked against libpq's keywords and values as libpq checks them; after
+// a password parameter, neither is shown (an unencoded '&' in the password makes its tail
+// look like more parameters).
 func (i *Info) parseQuery(s, query string) error {
+	afterSecret := false
 	for _, param := range strings.Split(query, "&") {
 		if param == "" {
 			continue
@@ -151,7 +155,102 @@ func (i *Info) parseQuery(s, query string) error {
 			}
 			key, value = "sslmode", "require"
 		}
-		i.set(key, value)
+		if !knownKeyword(key) {
+			if afterSecret {
+				return urlError(s, "invalid URI query parameter after the password (not shown: an unencoded '&' in the password? "+
+					"percent-encode it as %26): want one of "+acceptedKeywords)
+			}
+			return urlError(s, fmt.Sprintf("invalid URI query parameter %q: want one of %s", truncate(key, 40), acceptedKeywords))
+		}
+		if problem := i.setChecked(key, value, !afterSecret); problem != "" {
+			return urlError(s, problem)
+		}
+		afterSecret = afterSecret || isSecretKeyword(key)
 	}
 	return nil
+}
+
+// encodeHint ends the errors about a URL whose user information or host is malformed.
+const encodeHint = "percent-encode the user name and password: # as %23, @ as %40, / as %2F, ? as %3F, % as %25, space as %20"
+
+// checkURLShape rejects a URL whose user information or host cannot be what its author
+// meant (see urlProblems). Its error shows the URL with everything between "://" and the
+// last '@' masked.
+func checkURLShape(s, scheme string) error {
+	rest := s[len(scheme)+len("://"):]
+	problems := urlProblems(rest)
+	if len(problems) == 0 {
+		return nil
+	}
+	msg := strings.Join(problems, "; ")
+	if strings.IndexByte(rest, '@') >= 0 {
+		msg += "; " + encodeHint
+	}
+	return urlError(s, msg)
+}
+
+// urlProblems lists what makes the text after "://" unreadable as its author meant, without
+// quoting any of it:
+//
+//   - a raw '#', or white space or a control character, before the path: '#' starts a
+//     fragment in URLs, and libpq would take it, or the space, as part of a name;
+//   - a second '@' in the authority: libpq ends the user information at the first, so a
+//     password holding an '@' would become part of the host;
+//   - an '@' after the authority's end (the first '/' or '?') with a ':' before it: a '/' or
+//     '?' in the password ended the authority early, and the rest of the password would
+//     become the port, the database name or a query parameter. A URL meaning an '@' there
+//     (in a query value, with a port or password before) must percent-encode it as %40;
+//   - a port that is not empty or a number in 1-65535, in any entry of a host list.
+//
+// Percent-encoded characters are never a problem.
+func urlProblems(rest string) []string {
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority := rest[:end]
+	hostPart := authority
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		hostPart = authority[at+1:]
+	}
+	var problems []string
+	if strings.IndexByte(authority, '#') >= 0 {
+		problems = append(problems, "a raw '#' before the database name")
+	}
+	if strings.IndexFunc(authority, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		problems = append(problems, "a space or control character before the database name")
+	}
+	if strings.Count(authority, "@") > 1 {
+		problems = append(problems, "a second '@' before the host")
+	}
+	if at := strings.LastIndexByte(rest, '@'); at > end && strings.IndexByte(rest[:at], ':') >= 0 {
+		problems = append(problems, "an '@' after the host's end, with a ':' before it (a '/' or '?' in the password, or an unencoded '@' in the database name or a query value?)")
+	}
+	if !netlocPortsValid(hostPart) {
+		problems = append(problems, "invalid port: want 1-65535")
+	}
+	return problems
+}
+
+// netlocPortsValid reports whether every entry of "host1:port1,[::1]:port2,…" has an empty
+// port or one in 1-65535. Entries it cannot split (an unterminated IPv6 address, a bad
+// percent-encoding) are left to parseNetloc, which reports them.
+func netlocPortsValid(netloc string) bool {
+	for _, hp := range strings.Split(netloc, ",") {
+		var rawPort string
+		if strings.HasPrefix(hp, "[") {
+			end := strings.IndexByte(hp, ']')
+			if end < 0 || !strings.HasPrefix(hp[end+1:], ":") {
+				continue
+			}
+			rawPort = hp[end+2:]
+		} else {
+			_, rawPort, _ = strings.Cut(hp, ":")
+		}
+		port, ok := unescape(rawPort)
+		if ok && !validPorts(port) {
+			return false
+		}
+	}
+	return true
 }

@@ -66,14 +66,43 @@ func TestPgxConfig(t *testing.T) {
 
 	t.Run("error has no password", func(t *testing.T) {
 		const pw = "hunter2-secret"
-		i, err := Parse("host=h sslmode=bogus password=" + pw)
+		i, err := Parse("host=h password=" + pw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = i.PgxConfig()
+		// Parse refuses sslmode=bogus; With does not check, and pgx refuses it.
+		_, err = i.With("sslmode", "bogus").PgxConfig()
 		if err == nil {
 			t.Fatal("PgxConfig() with sslmode=bogus succeeded, want an error")
 		}
 		checkNoSecret(t, "PgxConfig error", err.Error(), pw)
 	})
+}
+
+// TestPgxConfigEveryKeyword checks that no libpq client keyword Parse accepts reaches the
+// server as a run-time parameter, which the server would refuse at connect time.
+func TestPgxConfigEveryKeyword(t *testing.T) {
+	t.Setenv("PGSERVICEFILE", "")
+	// The server takes these in the startup packet, from libpq as from pgx.
+	serverParams := map[string]bool{"application_name": true, "options": true, "client_encoding": true, "replication": true}
+	i := Info{}
+	for key, value := range validSettings {
+		switch key {
+		case "service", "sslmode", "sslnegotiation", "sslcert", "sslkey", "sslrootcert", "sslpassword", "passfile":
+			continue // pgx reads the files or the service at parse time; checked by TestPgxConfig
+		}
+		i = i.With(key, value)
+	}
+	cfg, err := i.With("sslmode", "disable").PgxConfig()
+	if err != nil {
+		t.Fatalf("PgxConfig with every keyword: %v", err)
+	}
+	for k := range cfg.RuntimeParams {
+		if !serverParams[k] {
+			t.Errorf("PgxConfig sends the client keyword %s to the server as a run-time parameter", k)
+		}
+	}
+	if len(cfg.RuntimeParams) != len(serverParams) {
+		t.Errorf("PgxConfig run-time parameters = %v, want %d of them", cfg.RuntimeParams, len(serverParams))
+	}
 }

@@ -8,9 +8,10 @@ import (
 // Redact masks the password in a raw connection string even when it does not parse. A string
 // that parses comes back as its Redacted form. Otherwise Redact masks, erring on the side of
 // hiding too much: after a "://", everything from the next ':' up to the last '@' of the
-// string, and in any form, everything after a password= keyword or query
-// parameter (its value may be badly quoted, so where it ends is unknown). It never returns
-// the password.
+// string, or from the "://" itself when the user information or host is malformed (see
+// Parse: the user name may then hold pieces of the password), and in any form, everything
+// after a password= keyword or query parameter (its value may be badly quoted, so where it
+// ends is unknown). It never returns the password.
 func Redact(s string) string {
 	if i, err := Parse(s); err == nil {
 		return i.Redacted()
@@ -33,7 +34,9 @@ func secretSpans(s string) [][2]int {
 		// An unencoded '@', '/' or '?' in the password moves where a parser would end the user
 		// information; the last '@' of the whole string is past all of them.
 		if at := strings.LastIndexByte(s, '@'); at > start {
-			if c := strings.IndexByte(s[start:at], ':'); c >= 0 {
+			if len(urlProblems(s[start:])) > 0 {
+				spans = append(spans, [2]int{start, at})
+			} else if c := strings.IndexByte(s[start:at], ':'); c >= 0 {
 				spans = append(spans, [2]int{start + c + 1, at})
 			}
 		}
