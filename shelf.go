@@ -110,15 +110,26 @@ func (sh *Shelf) DrillSnapshot(ctx context.Context, snap Snapshot) (Drill, error
 	return sh.ver.Drill(ctx, snap)
 }
 
-// Restore restores the named snapshot ("latest" for the newest) into opts.Target. It checks the
-// stored bytes against the manifest before connecting to the target, refuses a target with user
-// tables unless opts.Clean, and proves the restore by every table's row count.
+// Restore restores the named snapshot ("latest" for the newest) into opts.Target; see RestoreTo.
 func (sh *Shelf) Restore(ctx context.Context, name string, opts RestoreOptions) (Snapshot, error) {
+	res, err := sh.RestoreTo(ctx, name, opts)
+	return res.Snapshot, err
+}
+
+// RestoreTo restores the named snapshot ("latest" for the newest) into opts.Target, and never
+// destroys what the target holds before the replacement is proven. The stored bytes are checked
+// against the manifest before anything connects to the target; the snapshot is restored into a
+// scratch database created with the source database's properties, and every table's row count
+// compared with the manifest; only then is an existing target renamed aside, the restored
+// database renamed into its place and the old one dropped (kept with opts.KeepOld). On any
+// failure the target is as it was. A target with user tables is refused without opts.Clean,
+// the snapshot's own source database without opts.Force.
+func (sh *Shelf) RestoreTo(ctx context.Context, name string, opts RestoreOptions) (RestoreResult, error) {
 	snap, err := sh.Find(ctx, name)
 	if err != nil {
-		return Snapshot{}, err
+		return RestoreResult{}, err
 	}
-	return snap, sh.res.Restore(ctx, snap, opts)
+	return sh.res.Restore(ctx, snap, opts)
 }
 
 // Prune applies retention to the target in each destination: it keeps what the policy keeps

@@ -52,6 +52,10 @@ type VerifyOptions = verify.Options
 // RestoreOptions says where and how to restore a snapshot.
 type RestoreOptions = restore.Options
 
+// RestoreResult is what a restore did: the database it filled, the tables and rows it proved,
+// and the old database it replaced (KeptOld names it when kept).
+type RestoreResult = restore.Result
+
 // Progress receives the progress of long operations in bytes: a snapshot's stored bytes, and
 // the bytes of a stored snapshot read by verify, restore and drills. Calls for one operation
 // come from one goroutine, Begin first and End last.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgsnap/pgsnap"
 	"github.com/pgsnap/pgsnap/internal/invariants"
 	"github.com/pgsnap/pgsnap/schedule"
@@ -321,6 +322,7 @@ func TestScheduledDrillAfterEach(t *testing.T) {
 // T37: a restore stopped mid-way drops the database it created; one it did not create is
 // never dropped.
 func TestCancelledRestoreDropsCreatedDatabase(t *testing.T) {
+	invariants.Fault(t, "T37")
 	f := newFixture(t, "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS a, md5((g*3)::text) AS b FROM generate_series(1, 600000) g; CREATE INDEX ON big (a); CREATE INDEX ON big (b)")
 	s := f.scheduler(t, f.config(f.c.URL(f.db)))
 	snap, err := s.SnapshotNow(t.Context())
@@ -330,8 +332,14 @@ func TestCancelledRestoreDropsCreatedDatabase(t *testing.T) {
 	target := f.db + "_cut"
 	t.Cleanup(func() { f.c.DropDatabase(context.Background(), target) })
 	ctx, cancel := context.WithCancel(t.Context())
+	restoring := make(chan bool, 1)
 	go func() {
-		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && !exists(t, f, target); time.Sleep(20 * time.Millisecond) {
+		// Cancel once the restore is under way: its scratch database exists.
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if len(scratchDatabases(t, f)) > 0 {
+				restoring <- true
+				break
+			}
 		}
 		cancel()
 	}()
@@ -339,14 +347,38 @@ func TestCancelledRestoreDropsCreatedDatabase(t *testing.T) {
 	if err == nil {
 		t.Skip("the restore finished before it could be cancelled")
 	}
+	if len(restoring) == 0 {
+		t.Fatalf("Restore = %v before any scratch database was seen", err)
+	}
 	if exists(t, f, target) {
-		t.Errorf("database %s, created by the cancelled restore, is still there", target)
+		t.Errorf("database %s appeared although its restore was cancelled", target)
+	}
+	if left := scratchDatabases(t, f); len(left) > 0 {
+		t.Errorf("scratch databases left after the cancelled restore: %v", left)
 	}
 	if !exists(t, f, f.db) {
 		t.Errorf("the source database is gone")
 	}
 	invariants.AssertNoSessions(t, f.c, "")
-	invariants.Report(t, "T37 restore cancelled mid-way: created database dropped: %v", !exists(t, f, target))
+	invariants.Report(t, "T37 restore cancelled mid-way: target never created %v, scratch databases left %d", !exists(t, f, target), len(scratchDatabases(t, f)))
+}
+
+// scratchDatabases lists the restore and drill scratch databases on the fixture's server.
+func scratchDatabases(t *testing.T, f *fixture) []string {
+	conn, err := f.c.Connect(context.Background(), "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), `SELECT datname FROM pg_database WHERE datname LIKE 'pgsnap\_restore\_%' OR datname LIKE 'pgsnap\_drill\_%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
 }
 
 // Snapshots of the first format (a pg_dump -Fc archive stored as it is, compressed by pg_dump)

@@ -21,8 +21,12 @@ func (a *app) restoreCmd() *cobra.Command {
 		Short: "Restore a snapshot into a database",
 		Long: `Restore the named snapshot (or the newest with "latest") into the database named by
 --target-url or SNAPSHOT_RESTORE_URL. The snapshot's bytes are checked against its manifest before
-anything connects to the target. A missing target database is created (and dropped again if the
-restore fails); one that already has user tables is refused unless --clean is given.
+anything connects to the target. The snapshot is restored into a scratch database created with the
+source database's properties (encoding, locale, settings, comment, grants), every table's row count
+is compared with the manifest, and only then does the restored database take the target's name:
+an existing target is renamed aside and dropped (--keep-old keeps it). On any failure the target is
+exactly as it was. A target with user tables is refused unless --clean; the snapshot's own source
+database unless --force too; template0, template1 and postgres always.
 
 Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible to other users.`,
 		Example: `  SNAPSHOT_RESTORE_URL=postgres://admin@db/app_copy pgsnap restore --latest
@@ -69,18 +73,24 @@ Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible
 				}
 				args[0] = snap.Name
 			}
-			snap, err := s.Restore(cmd.Context(), args[0], opts)
+			res, err := s.RestoreTo(cmd.Context(), args[0], opts)
 			if err != nil {
 				return err
 			}
-			a.log.Info("restore finished", "snapshot", snap.Name, "target", opts.Target)
-			fmt.Fprintln(a.stdout, snap.Name)
+			a.log.Info("restore finished", "snapshot", res.Snapshot.Name, "database", res.Database, "tables", res.Tables, "rows", res.Rows, "replaced", res.Replaced)
+			if res.KeptOld != "" {
+				fmt.Fprintf(a.stderr, "pgsnap: the database it replaced is kept as %s\n", res.KeptOld)
+			}
+			fmt.Fprintln(a.stdout, res.Snapshot.Name)
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&targetURL, "target-url", "", "database to restore into (SNAPSHOT_RESTORE_URL)")
-	f.BoolVar(&opts.Clean, "clean", false, "replace the contents of a target database that has user tables")
+	f.BoolVar(&opts.Clean, "clean", false, "replace a target database that has user tables (only once the restore is proven)")
+	f.BoolVar(&opts.Force, "force", false, "with --clean, also replace the snapshot's own source database")
+	f.BoolVar(&opts.ForceDisconnect, "force-disconnect", false, "end the other sessions on the target when the restored database takes its place")
+	f.BoolVar(&opts.KeepOld, "keep-old", false, "keep the replaced database, renamed aside (its name is printed), instead of dropping it")
 	f.IntVar(&opts.Jobs, "jobs", runtime.NumCPU(), "parallel pg_restore jobs")
 	f.BoolVar(&latest, "latest", false, "restore the newest snapshot of the target")
 	f.StringArrayVar(&labels, "label", nil, "restore the newest snapshot of the target with this label (key=value; repeat for several)")

@@ -54,6 +54,9 @@ checked snapshot passes.`,
 				}
 				snaps = append(snaps, snap)
 			}
+			if len(snaps) == 0 && len(results) == 0 {
+				return errors.New("nothing to verify: no snapshot is listed (an empty store, or every manifest unreadable: see the warnings above)")
+			}
 			for _, snap := range snaps {
 				r := s.Verify(ctx, snap, opts)
 				if ctx.Err() != nil {

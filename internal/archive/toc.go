@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 )
 
 // Entry is one TOC entry.
@@ -15,6 +16,22 @@ type Entry struct {
 	Tag       string
 	Owner     string
 	HasData   bool // hadDumper
+	// Defn is the entry's SQL definition, kept only for the entries about the database itself
+	// (DATABASE, DATABASE PROPERTIES, and the COMMENT, ACL and SECURITY LABEL tagged
+	// "DATABASE <name>"): what a restore needs to recreate its properties.
+	Defn string
+}
+
+// DatabaseLevel reports whether an entry is about the database itself rather than an object in
+// it: the entries pg_restore applies only with --create.
+func (e Entry) DatabaseLevel() bool {
+	switch e.Desc {
+	case "DATABASE", "DATABASE PROPERTIES":
+		return true
+	case "COMMENT", "ACL", "SECURITY LABEL":
+		return strings.HasPrefix(e.Tag, "DATABASE ")
+	}
+	return false
 }
 
 // tocEntry is an Entry with what the data section needs.
@@ -48,6 +65,7 @@ const (
 	fOwner
 	fDeps // dependency dump IDs as strings, ending with a NULL string
 	fOffset
+	fDefn
 	fSkipStr
 	fSkipInt
 )
@@ -59,8 +77,8 @@ func entryFields(v int) []field {
 		fDumpID, fHadDumper,
 		fSkipStr, fSkipStr, // catalog table OID, object OID
 		fTag, fDesc,
-		fSkipInt,           // section
-		fSkipStr, fSkipStr, // definition, drop statement
+		fSkipInt,        // section
+		fDefn, fSkipStr, // definition, drop statement
 		fCopyStmt, fNamespace,
 		fSkipStr, // tablespace
 	}
@@ -81,6 +99,8 @@ func (p *parser) expectField(f field) {
 		p.expectStr(true)
 	case fCopyStmt, fDeps, fSkipStr:
 		p.expectStr(false)
+	case fDefn:
+		p.expectStr(p.cur.DatabaseLevel())
 	case fOffset:
 		p.expectBytes(1 + p.offSize) // K_OFFSET_* flag, then the offset
 	}
@@ -109,6 +129,10 @@ func (p *parser) tocStep() error {
 		e.Tag = string(p.val)
 	case fDesc:
 		e.Desc = string(p.val)
+	case fDefn:
+		if e.DatabaseLevel() {
+			e.Defn = string(p.val)
+		}
 	case fCopyStmt:
 		e.copy = p.slen > 0
 	case fNamespace:

@@ -27,24 +27,27 @@ const FormatGlobals = "globals-sql"
 // Snapshot describes one complete snapshot: its manifest. The JSON field names are a public
 // interface (manifests on disk, pgsnap list --json): fields are added, never renamed.
 type Snapshot struct {
-	ManifestVersion int               `json:"manifest_version"`
-	Name            string            `json:"name"`
-	Target          string            `json:"target"`
-	Database        string            `json:"database"`
-	Slot            *time.Time        `json:"slot"` // the schedule slot; nil for a manual snapshot
-	StartedAt       time.Time         `json:"started_at"`
-	FinishedAt      time.Time         `json:"finished_at"`
-	Data            string            `json:"data"`   // key of the data object in the store
-	Size            int64             `json:"size"`   // bytes of the stored data object
-	SHA256          string            `json:"sha256"` // of the stored data object, hex
-	Format          string            `json:"format"`
-	Compression     string            `json:"compression"`
-	Encrypted       bool              `json:"encrypted"`
-	PGDumpVersion   string            `json:"pg_dump_version"`
-	ServerVersion   string            `json:"server_version"`
-	Labels          map[string]string `json:"labels"`
-	Host            string            `json:"host,omitempty"` // machine that took it
-	PgsnapVersion   string            `json:"pgsnap_version,omitempty"`
+	ManifestVersion int        `json:"manifest_version"`
+	Name            string     `json:"name"`
+	Target          string     `json:"target"`
+	Database        string     `json:"database"`
+	Slot            *time.Time `json:"slot"` // the schedule slot; nil for a manual snapshot
+	StartedAt       time.Time  `json:"started_at"`
+	FinishedAt      time.Time  `json:"finished_at"`
+	Data            string     `json:"data"`   // key of the data object in the store
+	Size            int64      `json:"size"`   // bytes of the stored data object
+	SHA256          string     `json:"sha256"` // of the stored data object, hex
+	Format          string     `json:"format"`
+	Compression     string     `json:"compression"`
+	Encrypted       bool       `json:"encrypted"`
+	PGDumpVersion   string     `json:"pg_dump_version"`
+	ServerVersion   string     `json:"server_version"`
+	// SystemIdentifier tells the source's cluster from any other (pg_control_system()), so a
+	// restore can tell it is about to replace the very database it was taken from.
+	SystemIdentifier string            `json:"system_identifier,omitempty"`
+	Labels           map[string]string `json:"labels"`
+	Host             string            `json:"host,omitempty"` // machine that took it
+	PgsnapVersion    string            `json:"pgsnap_version,omitempty"`
 	// ArchiveSize is the size of the decoded archive (what pg_restore reads).
 	ArchiveSize int64 `json:"archive_size,omitempty"`
 	// Rows is every dumped table's row count, keyed "schema"."table" (quoted identifiers),

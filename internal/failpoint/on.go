@@ -7,12 +7,15 @@ package failpoint
 import (
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 )
 
 // Hit strikes when PGSNAP_FAILPOINT is name or name:action. The actions:
 //
 //	kill     SIGKILL this process: a crash at exactly this step.
+//	remove   remove the file args[0] names, once per process: a sweep in the instant the
+//	         failpoint marks.
 //	corrupt  flip one byte in the middle of the file args[0] names (a string path, or a
 //	         store with Path(key) and the key in args[1]), as storage that corrupts what it
 //	         was given would. It is the default of after-data-commit.
@@ -32,8 +35,12 @@ func Hit(name string, args ...any) {
 		select {} // the signal is on its way
 	case "corrupt":
 		corrupt(args)
+	case "remove":
+		removeOnce.Do(func() { os.Remove(args[0].(string)) })
 	}
 }
+
+var removeOnce sync.Once
 
 func corrupt(args []any) {
 	var path string

@@ -39,8 +39,11 @@ type Options struct {
 	TempDir string
 	// DirCreated says pgsnap created the store directory, which must then be 0700 (INV-9).
 	DirCreated bool
-	// AllowOrphans accepts data objects without manifest (a crash between the two commits).
+	// AllowOrphans accepts data objects without manifest and intent records (a crash between
+	// the commits, before the next run swept them).
 	AllowOrphans bool
+	// AllowLeases accepts readers' leases (a reader killed before it released its lease).
+	AllowLeases bool
 	// MinComplete is how many complete snapshots must remain (INV-5: failures and retention
 	// never shrink the good set below min(N, good before)).
 	MinComplete int
@@ -181,6 +184,18 @@ func AssertStoreInvariants(t testing.TB, dir string, opts Options) []string {
 			if !named[f] {
 				t.Errorf("INV-1: data object %s has no manifest", f)
 			}
+		}
+	}
+	if !opts.AllowOrphans {
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".intent") {
+				t.Errorf("INV-7: intent record %s left in %s", e.Name(), dir)
+			}
+		}
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".lease-") && !opts.AllowLeases {
+			t.Errorf("INV-7: lease %s left in %s", e.Name(), dir)
 		}
 	}
 	deleted := map[string]bool{}
@@ -359,28 +374,63 @@ func WaitForTemp(t testing.TB, dir string, n int64, limit time.Duration) bool {
 	return false
 }
 
-// Report prints a fault test's figure line ("FAULT T9a lock-wait: ...") and, when
-// PGSNAP_FAULT_LOG names a file, appends it there with the test's outcome once the test ends, so
-// `make test` can print the scoreboard that go test hides for passing packages.
-func Report(t testing.TB, format string, args ...any) {
+// Fault registers the running test under fault IDs of the reliability plan (T1 to T38,
+// docs/reliability.md) before it does anything. When PGSNAP_FAULT_LOG names a file, the test's
+// outcome under each ID (survived, FAILED or SKIPPED) is appended there once it ends, so a fault
+// test that fails or skips still counts in the scoreboard `make test` prints.
+func Fault(t testing.TB, ids ...string) {
 	t.Helper()
-	line := "FAULT " + strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " | ")
-	fmt.Println(line)
 	path := os.Getenv("PGSNAP_FAULT_LOG")
 	if path == "" {
 		return
 	}
 	t.Cleanup(func() {
 		outcome := "survived"
-		if t.Failed() {
+		switch {
+		case t.Failed():
 			outcome = "FAILED"
+		case t.Skipped():
+			outcome = "SKIPPED"
 		}
-		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			t.Errorf("fault log: %v", err)
-			return
-		}
-		defer f.Close()
-		fmt.Fprintf(f, "%-8s %s (%s)\n", outcome, strings.TrimPrefix(line, "FAULT "), t.Name())
+		appendLog(t, path, func(f *os.File) {
+			for _, id := range ids {
+				fmt.Fprintf(f, "%s %s %s\n", outcome, id, t.Name())
+			}
+		})
 	})
+}
+
+// RequireRoot skips a test that needs root (mounts, other users' files) when not root, and
+// fails it instead with CI=true: CI runs every fault test.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+		t.Fatal("this fault test needs root, and CI=true runs every fault test: run it as root")
+	}
+	t.Skip("needs root")
+}
+
+// Report prints a fault test's figure line ("FAULT T9a lock-wait: ...") and, when
+// PGSNAP_FAULT_LOG names a file, appends it there, for the scoreboard that go test hides for
+// passing packages.
+func Report(t testing.TB, format string, args ...any) {
+	t.Helper()
+	line := "FAULT " + strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " | ")
+	fmt.Println(line)
+	if path := os.Getenv("PGSNAP_FAULT_LOG"); path != "" {
+		appendLog(t, path, func(f *os.File) { fmt.Fprintf(f, "figure %s (%s)\n", strings.TrimPrefix(line, "FAULT "), t.Name()) })
+	}
+}
+
+func appendLog(t testing.TB, path string, write func(*os.File)) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Errorf("fault log: %v", err)
+		return
+	}
+	defer f.Close()
+	write(f)
 }

@@ -1,3 +1,7 @@
+// Package restore restores snapshots, and never destroys what a target holds before its
+// replacement is proven: every restore goes into a fresh scratch database created with the
+// source database's properties, is checked table by table against the manifest's row counts,
+// and only then takes the target's name (the old database renamed aside, then dropped).
 package restore
 
 import (
@@ -5,8 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
-	"github.com/jackc/pgx/v5"
+	"runtime"
 
 	"github.com/pgsnap/pgsnap/dump"
 	"github.com/pgsnap/pgsnap/internal/catalog"
@@ -20,24 +23,45 @@ import (
 type Options struct {
 	// Target is the database to restore into. It is created when missing.
 	Target settings.ConnString
-	// Clean replaces a target database that has user tables: it is dropped and created afresh
-	// (same owner, encoding and locale). Without it such a target is refused.
+	// Clean replaces a target database that has user tables. Without it such a target is
+	// refused. Either way the old database is replaced only once the restore is proven.
 	Clean bool
+	// Force allows Clean to replace the snapshot's own source database (the same database on
+	// the same server).
+	Force bool
+	// ForceDisconnect ends the other sessions connected to the target when the restored
+	// database is put in its place; without it they make the restore fail, the target
+	// untouched.
+	ForceDisconnect bool
+	// KeepOld keeps the replaced database, renamed aside (Result.KeptOld), instead of
+	// dropping it.
+	KeepOld bool
 	// Jobs is the number of parallel pg_restore jobs (default 1; the CLI's default is the
 	// number of CPUs).
 	Jobs int
 	// NoOwner skips restoring object ownership and privileges (for a server without the
-	// source's roles).
+	// source's roles): the database and its objects belong to the restoring user.
 	NoOwner bool
 	// Stream pipes the decoded snapshot into pg_restore instead of writing a temporary file
 	// first (for little disk): one job only, and the stored bytes are checked as they pass, so
-	// a damaged snapshot fails the restore at its end (and a database pgsnap created is dropped)
-	// rather than before it starts.
+	// a damaged snapshot fails the restore at its end, with the target untouched.
 	Stream bool
 	// WithGlobals first applies the roles and tablespaces of the snapshot's server (its newest
 	// globals snapshot not after it) to the target's server, with psql stopping on the first
 	// SQL error; then the database is restored (owners and grants find their roles).
 	WithGlobals bool
+}
+
+// Result is what a restore did.
+type Result struct {
+	Snapshot catalog.Snapshot
+	Database string // the target database, now holding the snapshot
+	Tables   int    // tables whose row counts were proven
+	Rows     int64  // rows in them
+	// Replaced says the target existed and was replaced; KeptOld names it, renamed aside, when
+	// Options.KeepOld kept it.
+	Replaced bool
+	KeptOld  string
 }
 
 // Restorer restores snapshots of a catalog into databases, and proves each restore by
@@ -53,93 +77,222 @@ func New(cfg settings.Config, cat *catalog.Catalog, log *slog.Logger) *Restorer 
 	return &Restorer{cfg: cfg, cat: cat, log: log}
 }
 
-// Restore restores snap into opts.Target, holding a lease on it. It checks the stored bytes
-// against the manifest before connecting to the target, refuses a target with user tables
-// unless opts.Clean, and drops the target database again if it created it and the restore
-// failed.
-func (r *Restorer) Restore(ctx context.Context, snap catalog.Snapshot, opts Options) error {
-	if opts.Target == "" {
-		return errors.New("restore: no target database given")
-	}
-	target, err := opts.Target.Parse()
+// Restore restores snap into opts.Target, holding a lease on it, as a swap:
+//
+//  1. the stored bytes are decoded and checked against the manifest (not with Stream), and the
+//     target is checked (refused: template0, template1, postgres; one with user tables without
+//     Clean; the snapshot's own source without Force), before anything changes;
+//  2. a scratch database is created with the source database's properties, the snapshot
+//     restored into it with pg_restore --exit-on-error, and every table's row count compared
+//     with the manifest; the database's settings, comment and grants follow;
+//  3. only then is an existing target renamed aside, the scratch database renamed to the
+//     target's name, and the old one dropped (kept with KeepOld).
+//
+// On any failure before step 3 the target is exactly as it was and the scratch database is
+// gone; a scratch database that cannot be dropped is part of the error.
+func (r *Restorer) Restore(ctx context.Context, snap catalog.Snapshot, opts Options) (Result, error) {
+	res := Result{Snapshot: snap}
+	target, err := r.checkOptions(&opts)
 	if err != nil {
-		return fmt.Errorf("restore target: %w", err)
+		return res, err
 	}
-	if target.Database() == "" {
-		return fmt.Errorf("restore target %s names no database", target)
-	}
-	if opts.Jobs < 1 {
-		opts.Jobs = 1
-	}
+	res.Database = target.Database()
 	lease, err := r.cat.Lease(ctx, snap, "restore")
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer lease.Release()
-	file, cleanup := "", func() {}
-	if opts.Stream {
-		opts.Jobs = 1
-		if snap.Encrypted {
-			if _, err := codec.Identities(r.cfg.AgeIdentityFile, snap.Name, snap.Recipients); err != nil {
-				return err // before the target is touched
-			}
-		}
-	} else if file, cleanup, err = r.ArchiveFile(ctx, snap); err != nil {
-		return err
-	}
-	defer cleanup()
-
-	// Version checks come before anything changes on the target.
-	serverVersion, err := targetServerVersion(ctx, target)
+	job, err := r.prepare(ctx, snap, target, opts)
 	if err != nil {
-		return fmt.Errorf("connect to restore target: %w", err)
+		return res, err
 	}
-	bin, err := Binary(ctx, snap, serverVersion, r.cfg.PGBinDir)
+	defer job.cleanup()
+	tgt, err := inspectTarget(ctx, target)
 	if err != nil {
-		return err
+		return res, err
+	}
+	if err := r.guard(snap, tgt, opts); err != nil {
+		return res, err
 	}
 	if opts.WithGlobals {
 		g, err := r.globalsFor(ctx, snap)
 		if err != nil {
-			return err
+			return res, err
 		}
 		r.log.Info("applying globals", "globals", g.Name, "server", target.Get("host"))
-		if err := r.applyGlobals(ctx, g, target, serverVersion); err != nil {
-			return err
+		if err := r.applyGlobals(ctx, g, target, job.server); err != nil {
+			return res, err
 		}
 	}
-	created, err := prepareTarget(ctx, target, opts.Clean)
-	if err != nil {
+	err = r.intoScratch(ctx, job, pgadmin.ScratchRestore, &res, func(scratch *pgadmin.Scratch) error {
+		var err error
+		res.KeptOld, err = r.swap(ctx, scratch, tgt, opts)
 		return err
+	})
+	res.Replaced = err == nil && tgt.exists
+	return res, err
+}
+
+// Drill restores snap into a scratch database on server's, proves it by every table's row
+// count, and drops it again: a restore without its last step. It holds a lease on snap.
+func (r *Restorer) Drill(ctx context.Context, snap catalog.Snapshot, server conninfo.Info) (Result, error) {
+	res := Result{Snapshot: snap}
+	lease, err := r.cat.Lease(ctx, snap, "drill")
+	if err != nil {
+		return res, err
 	}
-	r.log.Info("restoring", "snapshot", snap.Name, "database", target.Database(), "pg_restore", bin.Path, "jobs", opts.Jobs)
-	ropts := dump.RestoreOptions{
-		Conn: target, Binary: bin, Server: serverVersion, File: file,
-		Jobs: opts.Jobs, NoOwner: opts.NoOwner, Logger: r.log,
+	defer lease.Release()
+	opts := Options{Jobs: runtime.NumCPU(), NoOwner: true}
+	job, err := r.prepare(ctx, snap, server, opts)
+	if err != nil {
+		return res, err
 	}
+	defer job.cleanup()
+	err = r.intoScratch(ctx, job, pgadmin.ScratchDrill, &res, func(*pgadmin.Scratch) error {
+		return errDrillDone
+	})
+	if errors.Is(err, errDrillDone) {
+		err = nil
+	}
+	return res, err
+}
+
+// errDrillDone ends a drill's scratch database like a failure would: it is dropped.
+var errDrillDone = errors.New("drill done")
+
+// job is what a restore has ready before it changes anything on the server.
+type job struct {
+	snap    catalog.Snapshot
+	server  dump.Version
+	bin     dump.Binary
+	file    string // the decoded archive; "" with Stream
+	props   properties
+	opts    Options
+	on      conninfo.Info // the server, through any database
+	cleanup func()
+}
+
+// prepare decodes and checks the snapshot (unless streaming), reads its database's properties,
+// and checks versions: everything that can fail before the server is touched.
+func (r *Restorer) prepare(ctx context.Context, snap catalog.Snapshot, on conninfo.Info, opts Options) (*job, error) {
+	j := &job{snap: snap, opts: opts, on: on, cleanup: func() {}}
+	var err error
 	if opts.Stream {
-		err = r.restoreStream(ctx, snap, ropts)
+		if snap.Encrypted {
+			if _, err := codec.Identities(r.cfg.AgeIdentityFile, snap.Name, snap.Recipients); err != nil {
+				return nil, err // before the target is touched
+			}
+		}
+	} else if j.file, j.cleanup, err = r.ArchiveFile(ctx, snap); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			j.cleanup()
+		}
+	}()
+	if j.props, err = r.properties(ctx, snap, j.file); err != nil {
+		return nil, err
+	}
+	if j.server, err = targetServerVersion(ctx, on); err != nil {
+		return nil, fmt.Errorf("connect to restore target: %w", err)
+	}
+	if j.bin, err = Binary(ctx, snap, j.server, r.cfg.PGBinDir); err != nil {
+		return nil, err
+	}
+	ok = true
+	return j, nil
+}
+
+// intoScratch creates a scratch database with the source's properties, restores the snapshot
+// into it, proves it, recreates the database's own settings, and calls done. Unless done
+// succeeds, the scratch database is dropped (a drop that fails is part of the error).
+func (r *Restorer) intoScratch(ctx context.Context, j *job, kind string, res *Result, done func(*pgadmin.Scratch) error) (err error) {
+	scratch, err := pgadmin.CreateScratch(ctx, j.on, kind, j.props.createOptions(j.opts.NoOwner), r.log)
+	if err != nil {
+		return j.props.explain(err)
+	}
+	kept := false
+	defer func() {
+		if kept {
+			scratch.Release(ctx)
+			return
+		}
+		if derr := scratch.Drop(ctx); derr != nil {
+			r.log.Error("drop a scratch database", "database", scratch.Name, "err", derr)
+			err = fmt.Errorf("%w (and the scratch database %s could not be dropped: %v)", err, scratch.Name, derr)
+		}
+	}()
+	into := j.on.With("dbname", scratch.Name)
+	r.log.Info("restoring into a scratch database", "snapshot", j.snap.Name, "scratch_database", scratch.Name, "pg_restore", j.bin.Path, "jobs", j.opts.Jobs)
+	ropts := dump.RestoreOptions{Conn: into, Binary: j.bin, Server: j.server, File: j.file, Jobs: j.opts.Jobs, NoOwner: j.opts.NoOwner, Logger: r.log}
+	if j.opts.Stream {
+		err = r.restoreStream(ctx, j.snap, ropts)
 	} else {
 		err = dump.Restore(ctx, ropts)
 	}
 	if err != nil {
-		return r.dropCreated(ctx, target, created, fmt.Errorf("restore %s into %s: %w", snap.Name, target.Database(), err))
+		return fmt.Errorf("restore %s: %w", j.snap.Name, err)
 	}
-	if snap.Rows == nil {
-		r.log.Warn("restored without checking row counts: " + ErrNoRows.Error())
-		return nil
+	if res.Tables, res.Rows, err = r.prove(ctx, j.snap, into, j.opts.Jobs); err != nil {
+		return fmt.Errorf("restore %s: %w", j.snap.Name, err)
 	}
-	got, err := CountRows(ctx, target, snap.Rows, opts.Jobs)
-	if err == nil {
-		if diff := RowDiff(snap.Rows, got); diff != "" {
-			err = fmt.Errorf("restored row counts differ from the manifest: %s", diff)
-		}
+	if err := j.props.apply(ctx, scratch.Conn(), scratch.Name, j.opts.NoOwner); err != nil {
+		return fmt.Errorf("restore %s: %w", j.snap.Name, err)
 	}
-	if err != nil {
-		return r.dropCreated(ctx, target, created, fmt.Errorf("restore %s into %s: %w", snap.Name, target.Database(), err))
+	if err := done(scratch); err != nil {
+		return err
 	}
+	kept = true
 	return nil
 }
+
+// checkOptions parses the target and refuses what can never be a target.
+func (r *Restorer) checkOptions(opts *Options) (conninfo.Info, error) {
+	if opts.Target == "" {
+		return conninfo.Info{}, errors.New("restore: no target database given")
+	}
+	target, err := opts.Target.Parse()
+	if err != nil {
+		return conninfo.Info{}, fmt.Errorf("restore target: %w", err)
+	}
+	switch db := target.Database(); db {
+	case "":
+		return conninfo.Info{}, fmt.Errorf("restore target %s names no database", target)
+	case "template0", "template1", "postgres":
+		return conninfo.Info{}, fmt.Errorf("restore target database %q is refused: it is one the server itself relies on; restore into a database of your own", db)
+	}
+	if opts.Jobs < 1 {
+		opts.Jobs = 1
+	}
+	if opts.Stream {
+		opts.Jobs = 1
+	}
+	return target, nil
+}
+
+// prove compares every table's row count in db with the manifest.
+func (r *Restorer) prove(ctx context.Context, snap catalog.Snapshot, db conninfo.Info, jobs int) (tables int, rows int64, err error) {
+	if snap.Rows == nil {
+		r.log.Warn("restored without checking row counts: " + ErrNoRows.Error())
+		return 0, 0, nil
+	}
+	got, err := CountRows(ctx, db, snap.Rows, max(jobs, runtime.GOMAXPROCS(0)))
+	if err != nil {
+		return 0, 0, err
+	}
+	if diff := RowDiff(snap.Rows, got); diff != "" {
+		return 0, 0, fmt.Errorf("%w: %s", ErrRowsDiffer, diff)
+	}
+	for _, n := range got {
+		rows += n
+	}
+	return len(got), rows, nil
+}
+
+// ErrRowsDiffer marks a restore whose tables do not hold the manifest's row counts.
+var ErrRowsDiffer = errors.New("restored row counts differ from the manifest")
 
 // restoreStream pipes the decoded snapshot into pg_restore and checks the stored bytes against
 // the manifest once they have all passed.
@@ -183,102 +336,4 @@ func Binary(ctx context.Context, snap catalog.Snapshot, server dump.Version, bin
 		need = v
 	}
 	return dump.Find(ctx, "pg_restore", need, binDir)
-}
-
-// prepareTarget creates the target database when missing (created = true). One that has user
-// tables is refused unless clean; with clean it is dropped and created afresh with the same
-// owner, encoding and locale. (pg_restore --clean cannot replace every schema: it fails on the
-// constraints of partitions, for one.)
-func prepareTarget(ctx context.Context, target conninfo.Info, clean bool) (created bool, err error) {
-	db := target.Database()
-	admin, err := pgadmin.ConnectMaintenance(ctx, target)
-	if err != nil {
-		return false, fmt.Errorf("connect to restore target server: %w", err)
-	}
-	defer admin.Close(context.WithoutCancel(ctx))
-	var exists bool
-	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); err != nil {
-		return false, fmt.Errorf("look up database %q: %w", db, err)
-	}
-	if !exists {
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
-			return false, fmt.Errorf("create database %q: %w", db, err)
-		}
-		return true, nil
-	}
-	tables, err := userTables(ctx, target)
-	if err != nil {
-		return false, err
-	}
-	if tables == 0 {
-		return false, nil
-	}
-	if !clean {
-		return false, fmt.Errorf("restore target database %q already has %d user tables: restore into a new database, or pass --clean to replace its contents", db, tables)
-	}
-	return false, recreateDatabase(ctx, admin, db)
-}
-
-// userTables counts the tables and materialized views outside the system schemas.
-func userTables(ctx context.Context, target conninfo.Info) (int, error) {
-	cfg, err := target.With("application_name", "pgsnap").PgxConfig()
-	if err != nil {
-		return 0, err
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return 0, fmt.Errorf("connect to restore target: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var tables int
-	err = conn.QueryRow(ctx, `
-SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'm')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'`).Scan(&tables)
-	if err != nil {
-		return 0, fmt.Errorf("inspect database %q: %w", target.Database(), err)
-	}
-	return tables, nil
-}
-
-// recreateDatabase drops db and creates it again with its owner, encoding and locale. It fails,
-// changing nothing, while other sessions are connected to db.
-func recreateDatabase(ctx context.Context, admin *pgx.Conn, db string) error {
-	var owner, encoding, collate, ctype string
-	err := admin.QueryRow(ctx, `
-SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding), datcollate, datctype
-FROM pg_database WHERE datname = $1`, db).Scan(&owner, &encoding, &collate, &ctype)
-	if err != nil {
-		return fmt.Errorf("look up database %q: %w", db, err)
-	}
-	if _, err := admin.Exec(ctx, "DROP DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
-		return fmt.Errorf("--clean: drop database %q: %w", db, err)
-	}
-	create := fmt.Sprintf("CREATE DATABASE %s OWNER %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s",
-		pgx.Identifier{db}.Sanitize(), pgx.Identifier{owner}.Sanitize(), pgadmin.QuoteLiteral(encoding), pgadmin.QuoteLiteral(collate), pgadmin.QuoteLiteral(ctype))
-	if _, err := admin.Exec(ctx, create); err != nil {
-		return fmt.Errorf("--clean: create database %q again: %w", db, err)
-	}
-	return nil
-}
-
-// dropCreated drops the target database when this restore created it, and returns cause.
-func (r *Restorer) dropCreated(ctx context.Context, target conninfo.Info, created bool, cause error) error {
-	if !created {
-		return cause
-	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	admin, err := pgadmin.ConnectMaintenance(cctx, target)
-	if err == nil {
-		defer admin.Close(cctx)
-		_, err = admin.Exec(cctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{target.Database()}.Sanitize()+" WITH (FORCE)")
-	}
-	if err != nil {
-		r.log.Error("drop database created for the failed restore", "database", target.Database(), "err", err)
-		return fmt.Errorf("%w (and dropping database %q it created failed: %v)", cause, target.Database(), err)
-	}
-	r.log.Info("dropped database created for the failed restore", "database", target.Database())
-	return cause
 }

@@ -102,7 +102,7 @@ func (v *Verifier) verify(ctx context.Context, snap catalog.Snapshot, opts Optio
 	if err == nil && opts.Drill {
 		r.Checks = append(r.Checks, CheckDrill)
 		var d catalog.Drill
-		d, err = v.drill(ctx, snap)
+		d, err = v.Drill(ctx, snap)
 		r.Drill = &d
 	}
 	return err

@@ -43,12 +43,12 @@ type Attempt struct {
 // object. A destination that cannot start has failed (it gets the snapshot from Sync later);
 // Begin fails only when every destination has, or when the name is taken (store.ErrExists).
 // The caller holds the target's writer lock.
-func (w *Writer) Begin(ctx context.Context, name, format string) (a *Attempt, err error) {
+func (w *Writer) Begin(ctx context.Context, name, format string) (_ *Attempt, err error) {
 	spec, err := w.spec()
 	if err != nil {
 		return nil, err
 	}
-	a = &Attempt{w: w, ctx: ctx, name: name, format: format, spec: spec, log: w.o.Log.With("snapshot", name),
+	a := &Attempt{w: w, ctx: ctx, name: name, format: format, spec: spec, log: w.o.Log.With("snapshot", name),
 		key: catalog.DataKey(name, format, spec.Kind, spec.Encrypted()), f: &fanout{}, hash: sha256.New()}
 	defer func() {
 		if err != nil {

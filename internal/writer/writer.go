@@ -20,6 +20,7 @@ import (
 	"github.com/pgsnap/pgsnap/internal/catalog"
 	"github.com/pgsnap/pgsnap/internal/codec"
 	"github.com/pgsnap/pgsnap/internal/conninfo"
+	"github.com/pgsnap/pgsnap/internal/pgadmin"
 	"github.com/pgsnap/pgsnap/internal/settings"
 )
 
@@ -116,7 +117,9 @@ func (w *Writer) Snapshot(ctx context.Context, info conninfo.Info, name string, 
 	if rowsErr != nil {
 		log.Warn("row counts unavailable; the snapshot is kept without them", "err", rowsErr)
 	}
-	return a.Commit(ctx, w.meta(info, name, started, slot, bin.Version, server, archiveSize, rows))
+	meta := w.meta(info, name, started, slot, bin.Version, server, archiveSize, rows)
+	meta.SystemIdentifier = pgadmin.SystemIDOf(ctx, info)
+	return a.Commit(ctx, meta)
 }
 
 // Globals dumps the roles and tablespaces of info's server with pg_dumpall --globals-only into a

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pgsnap/pgsnap/internal/failpoint"
 	"github.com/pgsnap/pgsnap/store"
 )
 
@@ -51,27 +52,44 @@ func (s *Store) Create(ctx context.Context, key string) (store.Writer, error) {
 
 // createTemp creates and locks a private temporary file for key in dir. The exclusive flock
 // marks the file as owned by a live writer: Sweep removes only files whose lock it can take,
-// which the kernel allows once the owning process has closed the file or died. The file is
-// opened O_CLOEXEC (os does so always), so child processes such as pg_dump never inherit the
-// lock and keep it alive past the writer.
+// which the kernel allows once the owning process has closed the file or died. Between the
+// open and the flock the file exists unlocked; a Sweep that removes it in that instant leaves
+// this writer a lock on a file with no name, which the check after the flock notices, and one
+// that holds the file's lock to remove it makes the flock fail: either way the writer starts
+// over with a new name. So Sweep needs no age to be safe. The file is opened O_CLOEXEC
+// (os does so always), so child processes such as pg_dump never inherit the lock and keep it
+// alive past the writer.
 func createTemp(dir, key string) (*os.File, string, error) {
-	var rnd [8]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return nil, "", fmt.Errorf("create temporary file in %s: %w", dir, err)
+	for range 8 {
+		var rnd [8]byte
+		if _, err := rand.Read(rnd[:]); err != nil {
+			return nil, "", fmt.Errorf("create temporary file in %s: %w", dir, err)
+		}
+		tmp := filepath.Join(dir, tempPrefix+key+"."+hex.EncodeToString(rnd[:]))
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+		if err != nil {
+			return nil, "", pathError("create", tmp, err)
+		}
+		failpoint.Hit("before-temp-lock", tmp) // where a Sweep can see the file unlocked
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); errors.Is(err, unix.EWOULDBLOCK) {
+			_ = f.Close() // a Sweep holds it and removes it: start over
+			continue
+		} else if err != nil {
+			return nil, "", discard(f, tmp, pathError("flock", tmp, err))
+		}
+		if locked, err := f.Stat(); err != nil {
+			return nil, "", discard(f, tmp, err)
+		} else if cur, err := os.Lstat(tmp); err != nil || !os.SameFile(locked, cur) {
+			_ = f.Close() // swept before the lock: not ours any more
+			continue
+		}
+		// The mode given to open is filtered by the umask; fchmod is not, and makes 0600 exact.
+		if err := f.Chmod(fileMode); err != nil {
+			return nil, "", discard(f, tmp, pathError("chmod", tmp, err))
+		}
+		return f, tmp, nil
 	}
-	tmp := filepath.Join(dir, tempPrefix+key+"."+hex.EncodeToString(rnd[:]))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
-	if err != nil {
-		return nil, "", pathError("create", tmp, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return nil, "", discard(f, tmp, pathError("flock", tmp, err))
-	}
-	// The mode given to open is filtered by the umask; fchmod is not, and makes 0600 exact.
-	if err := f.Chmod(fileMode); err != nil {
-		return nil, "", discard(f, tmp, pathError("chmod", tmp, err))
-	}
-	return f, tmp, nil
+	return nil, "", fmt.Errorf("create temporary file for %s in %s: swept away before it could be locked, 8 times", key, dir)
 }
 
 // discard removes and closes a temporary file after err, returning err. The file is removed

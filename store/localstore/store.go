@@ -26,7 +26,10 @@ const (
 	openNoFollow = unix.O_NOFOLLOW
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.KeySweeper = (*Store)(nil)
+)
 
 // Store is a directory on a local file system.
 type Store struct {

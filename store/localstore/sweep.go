@@ -7,23 +7,27 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// minTempAge is how old a temporary file must be before Sweep considers it. A writer takes its
-// flock right after creating the file; in that instant the file exists unlocked, and a Sweep
-// seeing it then would remove a live writer's file. No writer takes a minute between the two
-// system calls, so a file younger than that is skipped without being opened.
-const minTempAge = time.Minute
-
 // Sweep removes temporary files whose writers have ended: files named like temporary files,
-// regular, at least a minute old, whose flock Sweep can take. The kernel releases a writer's lock
-// when the writer closes the file or its process dies, so a lock Sweep obtains proves the writer
-// is gone. Any other file is never touched. Sweep returns the names it removed; an error on one
-// file does not stop the others.
+// regular, whose flock Sweep can take. The kernel releases a writer's lock when the writer closes
+// the file or its process dies, so a lock Sweep obtains proves the writer is gone, whatever the
+// file's age (see createTemp for the instant before a writer's lock). Any other file is never
+// touched. Sweep returns the names it removed; an error on one file does not stop the others.
 func (s *Store) Sweep(ctx context.Context) ([]string, error) {
+	return s.sweep(ctx, nil)
+}
+
+// SweepKeys is Sweep for the temporary files of the keys match accepts. The flock is still
+// the proof: a local store needs no more from its caller.
+func (s *Store) SweepKeys(ctx context.Context, match func(key string) bool) ([]string, error) {
+	return s.sweep(ctx, match)
+}
+
+func (s *Store) sweep(ctx context.Context, match func(key string) bool) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", s.dir, err)
 	}
@@ -34,7 +38,7 @@ func (s *Store) Sweep(ctx context.Context) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, e := range entries {
-		if !isTemp(e.Name()) || !e.Type().IsRegular() {
+		if !isTemp(e.Name()) || !e.Type().IsRegular() || match != nil && !match(tempKey(e.Name())) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -58,7 +62,7 @@ func sweepFile(p string) (bool, error) {
 	if err != nil {
 		return false, ignoreNotExist(err)
 	}
-	if !fi.Mode().IsRegular() || time.Since(fi.ModTime()) < minTempAge {
+	if !fi.Mode().IsRegular() {
 		return false, nil
 	}
 	f, err := os.OpenFile(p, os.O_RDONLY|openNoFollow, 0)
@@ -92,4 +96,13 @@ func ignoreNotExist(err error) error {
 		return nil
 	}
 	return err
+}
+
+// tempKey is the key a temporary file name was made for: .pgsnap-tmp.<key>.<16 hex digits>.
+func tempKey(name string) string {
+	k := strings.TrimPrefix(name, tempPrefix)
+	if i := strings.LastIndexByte(k, '.'); i > 0 {
+		return k[:i]
+	}
+	return k
 }

@@ -100,6 +100,18 @@ func (s *Store) deleteProbe(obj string) {
 // their age. An error on one upload does not stop the others. A bucket lifecycle rule
 // (AbortIncompleteMultipartUpload) is a good second line.
 func (s *Store) Sweep(ctx context.Context) ([]string, error) {
+	return s.sweep(ctx, nil)
+}
+
+// SweepKeys aborts the incomplete multipart uploads of the keys match accepts, whatever their
+// age: the caller proves their writers ended (pgsnap holds the target's writer lock). Uploads
+// of this Store's own live writers are never aborted.
+func (s *Store) SweepKeys(ctx context.Context, match func(key string) bool) ([]string, error) {
+	return s.sweep(ctx, match)
+}
+
+// sweep aborts stale uploads, or with match every upload of a key it accepts.
+func (s *Store) sweep(ctx context.Context, match func(key string) bool) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", s.where(""), err)
 	}
@@ -119,10 +131,10 @@ func (s *Store) Sweep(ctx context.Context) ([]string, error) {
 		}
 		for _, u := range res.Uploads {
 			key, ok := strings.CutPrefix(u.Key, s.listPrefix())
-			if !ok || store.ValidKey(key) != nil || s.isLive(u.UploadID) {
+			if !ok || store.ValidKey(key) != nil || s.live.has(u.UploadID) || match != nil && !match(key) {
 				continue
 			}
-			if !u.Initiated.Before(cutoff) {
+			if match == nil && !u.Initiated.Before(cutoff) {
 				// A young upload may be live, unless its key is committed already: then its
 				// writer could never commit it (commits never replace), so it is dead weight,
 				// such as an upload whose abort failed while the endpoint was down.

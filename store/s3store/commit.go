@@ -62,7 +62,7 @@ func (w *Writer) Commit(ctx context.Context) (err error) {
 	w.buf, w.spare = nil, nil
 	w.sum = w.full.Sum(nil)
 	if w.uploadID != "" {
-		w.s.unregister(w.uploadID)
+		w.s.live.remove(w.uploadID)
 	}
 	return nil
 }

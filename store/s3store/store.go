@@ -33,7 +33,10 @@ import (
 	"github.com/pgsnap/pgsnap/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.KeySweeper = (*Store)(nil)
+)
 
 // Conditional-write support of the endpoint, as Check found it.
 const (
@@ -54,8 +57,13 @@ type Store struct {
 
 	conditional atomic.Int32 // condUnknown, condHonoured or condIgnored
 
-	mu   sync.Mutex
-	live map[string]string // upload ID -> object name, for this Store's writers in progress
+	live liveUploads // this Store's writers in progress
+}
+
+// liveUploads are the uploads of a Store's own writers in progress: Sweep never aborts them.
+type liveUploads struct {
+	mu  sync.Mutex
+	ids map[string]string // upload ID -> object name
 }
 
 // New returns a Store for cfg. It does no I/O: call Check to verify the bucket and credentials.
@@ -76,7 +84,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		endpoint: shown,
 		custom:   cfg.Endpoint != "",
 		log:      cfg.Logger,
-		live:     map[string]string{},
+		live:     liveUploads{ids: map[string]string{}},
 	}
 	if cfg.AccessKey != "" {
 		s.creds = credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)
@@ -307,23 +315,23 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// register records a writer's upload as live, so Sweep on this Store never aborts it.
-func (s *Store) register(uploadID, obj string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.live[uploadID] = obj
+// add records a writer's upload as live, so Sweep on this Store never aborts it.
+func (l *liveUploads) add(uploadID, obj string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ids[uploadID] = obj
 }
 
-func (s *Store) unregister(uploadID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.live, uploadID)
+func (l *liveUploads) remove(uploadID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.ids, uploadID)
 }
 
-func (s *Store) isLive(uploadID string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.live[uploadID]
+func (l *liveUploads) has(uploadID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.ids[uploadID]
 	return ok
 }
 

@@ -220,7 +220,7 @@ func (w *Writer) initiate() error {
 		w.uploadID = ""
 		return w.s.wrap("start upload", w.key, err)
 	}
-	w.s.register(w.uploadID, w.obj)
+	w.s.live.add(w.uploadID, w.obj)
 	return nil
 }
 
@@ -306,7 +306,7 @@ func (w *Writer) abortUpload() error {
 		return nil
 	}
 	id := w.uploadID
-	defer w.s.unregister(id)
+	defer w.s.live.remove(id)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), abortTimeout)
 	defer cancel()
 	err := w.s.retry(ctx, "abort upload", w.key, func(ctx context.Context) error {
