@@ -198,34 +198,43 @@ func TestOffsetsVersions(t *testing.T) {
 	}
 }
 
-// checkPatched reads a patched archive's TOC and checks its offsets against its blocks.
+// checkPatched reads a patched archive's TOC and checks its offsets against its blocks: every
+// entry whose block the archive holds, and whose flag did not say it has no data, must be
+// flagged K_OFFSET_POS_SET with the position of its block; every other byte must be as it was.
 func checkPatched(t *testing.T, orig, patched []byte) {
 	t.Helper()
-	p := newParser(nopSink{}, false)
-	if err := p.feed(patched); err != nil {
-		t.Fatalf("patched archive does not parse: %v", err)
-	}
-	if err := p.missingData(); err != nil || p.st != stBlockType {
-		t.Fatalf("patched archive ends inside %s: %v", p.where(), err)
-	}
+	po, pp := parseAll(t, orig), parseAll(t, patched)
 	changed := 0
-	for _, e := range p.entries {
+	for i, e := range pp.entries {
+		o := po.entries[i]
+		wantFlag, wantValue := o.offFlag, o.offValue
+		if o.seen && o.offFlag != offsetNoData {
+			wantFlag, wantValue = offsetSet, o.start
+			changed += 1 + pp.offSize
+		}
 		switch {
-		case !e.HasData:
-			if e.offFlag != offsetNoData {
-				t.Errorf("entry %d without data has offset flag %d", e.DumpID, e.offFlag)
-			}
-		case e.offFlag != offsetSet || e.offValue != e.start:
-			t.Errorf("entry %d: offset flag %d, offset %d; want flag %d, offset %d (its block)", e.DumpID, e.offFlag, e.offValue, offsetSet, e.start)
-		case patched[e.start] != e.blockType:
-			t.Errorf("entry %d: offset %d points at byte %d, not its block type %d", e.DumpID, e.start, patched[e.start], e.blockType)
-		default:
-			changed += 1 + p.offSize
+		case e.offFlag != wantFlag || e.offValue != wantValue:
+			t.Errorf("entry %d: offset flag %d, offset %d; want flag %d, offset %d", e.DumpID, e.offFlag, e.offValue, wantFlag, wantValue)
+		case e.offFlag == offsetSet && e.seen && patched[e.offValue] != e.blockType:
+			t.Errorf("entry %d: offset %d points at byte %d, not its block type %d", e.DumpID, e.offValue, patched[e.offValue], e.blockType)
 		}
 	}
 	if n := diffCount(orig, patched); n > changed {
 		t.Errorf("Patch changed %d bytes, more than the %d of the offset fields", n, changed)
 	}
+}
+
+// parseAll parses a whole archive that must parse.
+func parseAll(t *testing.T, archive []byte) *parser {
+	t.Helper()
+	p := newParser(nopSink{}, false)
+	if err := p.feed(archive); err != nil {
+		t.Fatalf("archive does not parse: %v", err)
+	}
+	if err := p.missingData(); err != nil || p.st != stBlockType {
+		t.Fatalf("archive ends inside %s: %v", p.where(), err)
+	}
+	return p
 }
 
 // nopSink is a blockSink that takes nothing.

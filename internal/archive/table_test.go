@@ -63,10 +63,17 @@ func (r *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// midSQL is a table whose block is larger than TableReader's reads, so that reading only up
+// to a block's end can be seen.
+const midSQL = `
+CREATE TABLE mid (id bigint PRIMARY KEY, payload text);
+INSERT INTO mid SELECT g, md5(g::text) || E'\t' || g FROM generate_series(1, 20000) g;
+`
+
 // TestCopyTableMatchesServer reads every table of a real archive, from the archive's start and
 // from its block, and compares the rows with the server's COPY TO STDOUT of the same columns.
 func TestCopyTableMatchesServer(t *testing.T) {
-	c, db := newDB(t, layoutSQL+bigSQL)
+	c, db := newDB(t, layoutSQL+midSQL)
 	conn := connect(t, c, db)
 	for _, mode := range dumpModes {
 		t.Run(mode.name, func(t *testing.T) {
@@ -213,17 +220,31 @@ func TestTableReaderTruncated(t *testing.T) {
 	}
 }
 
-// TestTableReaderWriter covers the writer's errors and a second WriteTo.
+// TestTableReaderWriter covers the writer's errors, from uncompressed data and from inside the
+// decompressor, and a second WriteTo.
 func TestTableReaderWriter(t *testing.T) {
+	big := shop(newTestArchive(16), true)
+	big.compression = int(algoGzip)
+	big.blocks[0].chunks = split(deflate([]byte(strings.Repeat("1\tsome row\n", 20000)+endMarker)), 1000)
+	archives := map[string][]byte{"big gzip": big.bytes()}
 	for _, name := range fixtureFiles {
-		archive := readFixture(t, name)
+		archives[name] = readFixture(t, name)
+	}
+	for name, archive := range archives {
 		errDisk := errors.New("disk full")
-		tr, err := OpenTable(bytes.NewReader(archive), "public", "texts")
+		table := "texts"
+		if name == "big gzip" {
+			table = "orders"
+		}
+		tr, err := OpenTable(bytes.NewReader(archive), "public", table)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := tr.WriteTo(failingWriter{errDisk}); !errors.Is(err, errDisk) || errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: WriteTo(failing writer) error = %v, want %v and not ErrCorrupt", name, err, errDisk)
+		}
+		if n := decompressors(); n != 0 {
+			t.Errorf("%s: %d decompressor goroutines after WriteTo failed, want 0", name, n)
 		}
 		if _, err := tr.WriteTo(io.Discard); err == nil {
 			t.Errorf("%s: second WriteTo() succeeded", name)
