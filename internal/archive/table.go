@@ -14,33 +14,39 @@ const tableReadBuf = 64 << 10
 // pg_dump got it from COPY ... TO STDOUT, without the end-of-data line "\." and the empty lines
 // pg_dump appends. OpenTable and OpenTableBlock make one; WriteTo reads the rows once.
 type TableReader struct {
-	r     io.Reader
-	p     *parser
-	sink  *tableSink
-	table TableBlock
-	used  bool
+	r       io.Reader
+	p       *parser
+	sink    *tableSink
+	table   TableBlock
+	used    bool
+	buf     []byte // the read buffer
+	pending []byte // bytes OpenTable read past the TOC, in buf
 }
 
 // OpenTable reads the header and TOC of the archive r, from its first byte, and finds the data
 // of table schema.name (unquoted names, as TableBlock has them; schema "" matches any schema
-// when only one has such a table). It reads no byte past the TOC.
+// when only one has such a table). It reads r in pieces of 64 KiB, so it may read past the
+// TOC; WriteTo goes on from there.
 //
 // A table the archive holds no data for is an error wrapping ErrNoTable that names the tables
 // with close names. Data it cannot read is ErrUnsupported: INSERT statements (pg_dump
 // --inserts) or lz4 or zstd blocks. Other errors are ReadTOC's.
 func OpenTable(r io.Reader, schema, name string) (*TableReader, error) {
 	sink := &tableSink{}
-	p := newParser(sink, false)
+	p := newParser(sink, true)
 	sink.p = p
-	buf := make([]byte, 32<<10)
-	for p.st < stBlockType {
-		n, err := io.ReadFull(r, buf[:min(p.need, len(buf))])
+	buf := make([]byte, tableReadBuf)
+	var rest []byte // read past the TOC
+	for p.st != stDone {
+		n, err := r.Read(buf)
+		before := p.pos
 		if ferr := p.feed(buf[:n]); ferr != nil {
 			return nil, ferr
 		}
 		switch {
-		case p.st >= stBlockType:
-		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		case p.st == stDone:
+			rest = buf[p.pos-before : n]
+		case errors.Is(err, io.EOF):
 			return nil, p.truncated()
 		case err != nil:
 			return nil, fmt.Errorf("read archive: %w", err)
@@ -58,7 +64,10 @@ func OpenTable(r io.Reader, schema, name string) (*TableReader, error) {
 		return nil, err
 	}
 	sink.target = e
-	return &TableReader{r: r, p: p, sink: sink, table: t}, nil
+	p.tocOnly = false
+	p.st = stBlockType
+	p.expectBytes(1)
+	return &TableReader{r: r, p: p, sink: sink, table: t, buf: buf, pending: rest}, nil
 }
 
 // OpenTableBlock reads table t's data block from r, which starts at the block's first byte
@@ -122,8 +131,8 @@ func (t *TableReader) Table() TableBlock {
 // Columns returns the names of the table's columns, in the order of the fields of its rows.
 func (t *TableReader) Columns() []string { return t.Table().Columns }
 
-// WriteTo writes the table's rows to w, reading the archive up to the end of the table's block
-// and no further than one read of 64 KiB past it (none past TableBlock.End for OpenTableBlock).
+// WriteTo writes the table's rows to w, reading the archive up to the end of the table's block,
+// in reads of 64 KiB (none past TableBlock.End for OpenTableBlock).
 // It returns the number of bytes written. The archive's errors wrap ErrTruncated, ErrCorrupt
 // or ErrUnsupported; w's and r's are returned wrapped. WriteTo reads once: a second call is an
 // error.
@@ -135,13 +144,25 @@ func (t *TableReader) WriteTo(w io.Writer) (int64, error) {
 	s := t.sink
 	s.out = newRowWriter(w)
 	defer s.release()
-	buf := make([]byte, tableReadBuf)
+	if t.buf == nil {
+		t.buf = make([]byte, tableReadBuf)
+	}
+	if len(t.pending) > 0 {
+		ferr := t.p.feed(t.pending)
+		t.pending = nil
+		if errors.Is(ferr, errBlockDone) {
+			return t.done()
+		}
+		if ferr != nil {
+			return s.out.written, s.writeErr(ferr)
+		}
+	}
 	for {
-		n, err := t.r.Read(buf)
+		n, err := t.r.Read(t.buf)
 		if n > 0 {
-			ferr := t.p.feed(buf[:n])
+			ferr := t.p.feed(t.buf[:n])
 			if errors.Is(ferr, errBlockDone) {
-				break
+				return t.done()
 			}
 			if ferr != nil {
 				return s.out.written, s.writeErr(ferr)
@@ -156,6 +177,11 @@ func (t *TableReader) WriteTo(w io.Writer) (int64, error) {
 			return s.out.written, fmt.Errorf("read archive: %w", err)
 		}
 	}
+}
+
+// done checks the block just read against the layout, if one was given, and completes Table.
+func (t *TableReader) done() (int64, error) {
+	s := t.sink
 	e := s.target
 	if t.table.End != 0 && (e.start != t.table.Start || e.end != t.table.End) {
 		return s.out.written, fmt.Errorf("%w: the data of %s is bytes [%d, %d), the layout says [%d, %d)",
