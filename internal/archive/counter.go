@@ -8,13 +8,15 @@ import (
 )
 
 // Counter is an io.Writer that parses a custom-format archive as it is written and counts the
-// rows of every table's data. It never fails a Write: a stream it cannot parse is recorded as
-// the error Result returns, and further bytes are ignored (the snapshot must not fail because
-// counting did).
+// rows of every table's data. On the way it records where each TOC entry's data offset field
+// and each data block are, for Offsets and Layout. It never fails a Write: a stream it cannot
+// parse is recorded as the error Result returns, and further bytes are ignored (the snapshot
+// must not fail because counting did).
 //
-// Memory stays bounded whatever the archive's size: the TOC, one value's bytes and, for
-// gzip-compressed data, one decompressor (a 32 KiB window and a 32 KiB buffer). A Counter is
-// for one goroutine at a time; its zero value is ready to use.
+// Memory stays bounded whatever the archive's size: the TOC (with each table's COPY
+// statement), one value's bytes and, for gzip-compressed data, one decompressor (a 32 KiB
+// window and a 32 KiB buffer). A Counter is for one goroutine at a time; its zero value is
+// ready to use.
 type Counter struct {
 	p        *parser
 	err      error // first parse failure; bytes after it are ignored
