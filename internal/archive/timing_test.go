@@ -10,17 +10,21 @@ import (
 	"time"
 )
 
-var restoreTimings = flag.Bool("restore-timings", false, "run TestRestoreTimings: pg_restore -j 2 of a ~80 MB archive, patched and unpatched (about two minutes)")
+var (
+	restoreTimings = flag.Bool("restore-timings", false, "run TestRestoreTimings: pg_restore -j 2 of a ~100 MB archive, patched and unpatched (about a minute)")
+	timingTables   = flag.Int("restore-timings-tables", 8, "TestRestoreTimings: the number of tables the ~100 MB are spread over")
+)
 
-// timingSQL makes eight tables of 90k rows of about 110 bytes: a -Z0 archive of about 80 MB.
+// timingSQL makes tables of about 720k rows of about 135 bytes in all: a -Z0 archive of about
+// 100 MB.
 const timingSQL = `
 DO $$
 BEGIN
-	FOR i IN 1..8 LOOP
-		EXECUTE format('CREATE TABLE t%s (id bigint PRIMARY KEY, at timestamptz, kind text, payload text)', i);
-		EXECUTE format($q$INSERT INTO t%s SELECT g, timestamptz '2024-01-01' + g * interval '1 second',
-			'kind-' || g %% 17, md5(g::text) || md5((g * 7)::text) || md5((g * %s)::text)
-			FROM generate_series(1, 90000) g$q$, i, i + 1);
+	FOR i IN 1..%[1]d LOOP
+		EXECUTE format('CREATE TABLE t%%s (id bigint PRIMARY KEY, at timestamptz, kind text, payload text)', i);
+		EXECUTE format($q$INSERT INTO t%%s SELECT g, timestamptz '2024-01-01' + g * interval '1 second',
+			'kind-' || g %%%% 17, md5(g::text) || md5((g * 7)::text) || md5((g * %%s)::text)
+			FROM generate_series(1, %[2]d) g$q$, i, i + 1);
 	END LOOP;
 END $$;
 `
@@ -29,12 +33,12 @@ END $$;
 // client and its workers; the server's work is the same for both) of an archive piped from
 // pg_dump, before and after Patch. Run it with
 //
-//	go test -run TestRestoreTimings -v ./internal/archive/ -args -restore-timings
+//	go test -run TestRestoreTimings -v ./internal/archive/ -args -restore-timings [-restore-timings-tables 8]
 func TestRestoreTimings(t *testing.T) {
 	if !*restoreTimings {
 		t.Skip("run with -restore-timings")
 	}
-	c, db := newDB(t, timingSQL)
+	c, db := newDB(t, fmt.Sprintf(timingSQL, *timingTables, 720_000 / *timingTables))
 	archive := pgDump(t, c, db, "-Z0")
 	plain := writeFile(t, "plain.dump", archive)
 	patched, _ := patchFile(t, archive, record(t, archive, 64<<10))
