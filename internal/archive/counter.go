@@ -8,30 +8,46 @@ import (
 )
 
 // Counter is an io.Writer that parses a custom-format archive as it is written and counts the
-// rows of every table's data. It never fails a Write: a stream it cannot parse is recorded as
-// the error Result returns, and further bytes are ignored (the snapshot must not fail because
-// counting did).
+// rows of every table's data. On the way it records where each TOC entry's data offset field
+// and each data block are, for Offsets and Layout. It never fails a Write: a stream it cannot
+// parse is recorded as the error Result returns, and further bytes are ignored (the snapshot
+// must not fail because counting did).
 //
-// Memory stays bounded whatever the archive's size: the TOC, one value's bytes and, for
-// gzip-compressed data, one decompressor (a 32 KiB window and a 32 KiB buffer). A Counter is
-// for one goroutine at a time; its zero value is ready to use.
+// Memory stays bounded whatever the archive's size: the TOC (with each table's COPY
+// statement), one value's bytes and, for gzip-compressed data, one decompressor (a 32 KiB
+// window and a 32 KiB buffer). A Counter is for one goroutine at a time; its zero value is
+// ready to use.
 type Counter struct {
-	p    *parser
-	err  error // first failure; bytes after it are ignored
-	done bool  // Result ran; Writes after it are ignored
+	p        *parser
+	err      error // first parse failure; bytes after it are ignored
+	countErr error // first table whose rows cannot be counted; parsing goes on for Offsets
+	done     bool  // the stream ended (Result, Offsets or Layout ran); Writes after it are ignored
 
-	counts map[string]int64
-	tables map[string]Table // Result's keys to their parts
-	result map[string]int64
-	resErr error
+	counts   map[string]int64
+	tables   map[string]Table // Result's keys to their parts
+	rowsByID map[int]int64    // row counts by dump ID, for Layout
+	result   map[string]int64
+	parseErr error // err, or how the stream ended short
+	resErr   error // parseErr, else countErr
 
 	// The TABLE DATA block being counted; table is nil outside one, or in a block not counted.
 	table *tocEntry
-	lines int64 // newlines in the block's data
-	tail  tail
+	lc    *lineCounter // the block's newlines; shared with inf, which must not refer to c
 	inf   *inflater
 	// cleanup stops inf if the Counter is dropped without Result, so its coroutine ends.
 	cleanup runtime.Cleanup
+}
+
+// lineCounter counts the newlines of a table's COPY text and keeps its end.
+type lineCounter struct {
+	lines int64
+	tail  tail
+}
+
+func (l *lineCounter) add(b []byte) error {
+	l.lines += int64(bytes.Count(b, []byte{'\n'}))
+	l.tail.add(b)
+	return nil
 }
 
 // NewCounter returns a Counter ready for the first byte of an archive.
@@ -45,6 +61,8 @@ func (c *Counter) init() {
 	if c.p == nil {
 		c.p = newParser(c, false)
 		c.counts = make(map[string]int64)
+		c.rowsByID = make(map[int]int64)
+		c.lc = &lineCounter{}
 	}
 }
 
@@ -69,43 +87,64 @@ func (c *Counter) Write(p []byte) (int, error) {
 // ErrUnsupported. Result ends the stream: Writes after it are ignored, and later calls return
 // the same result. The map is the caller's.
 func (c *Counter) Result() (map[string]int64, error) {
-	if !c.done {
-		c.init()
-		c.done = true
-		c.result, c.resErr = c.finish()
-		c.releaseInflater()
-	}
+	c.finish()
 	return maps.Clone(c.result), c.resErr
 }
 
-func (c *Counter) finish() (map[string]int64, error) {
+// finish ends the stream once: it settles the result and stops the decompressor.
+func (c *Counter) finish() {
+	if c.done {
+		return
+	}
+	c.init()
+	c.done = true
+	c.releaseInflater()
 	switch {
 	case c.err != nil:
-		return nil, c.err
+		c.parseErr = c.err
 	case c.p.st != stBlockType:
-		return nil, c.p.truncated()
+		c.parseErr = c.p.truncated()
+	default:
+		c.parseErr = c.p.missingData()
 	}
-	if err := c.p.missingData(); err != nil {
-		return nil, err
+	c.resErr = c.parseErr
+	if c.resErr == nil {
+		c.resErr = c.countErr
 	}
-	return c.counts, nil
+	if c.resErr == nil {
+		c.result = c.counts
+	}
+}
+
+// Offsets returns where the archive's TOC lacks data offsets and what belongs there, for
+// Offsets.Patch. Like Result it ends the stream; call it after the last Write. An archive whose
+// rows could not be counted (lz4 or zstd data, INSERT statements) still has its offsets; the
+// error is one of Result's for an archive that could not be read to its end.
+func (c *Counter) Offsets() (*Offsets, error) {
+	c.finish()
+	if c.parseErr != nil {
+		return nil, c.parseErr
+	}
+	return newOffsets(c.p), nil
 }
 
 // start, data and end make Counter the parser's blockSink.
 
 func (c *Counter) start(e *tocEntry) error {
-	if e.Desc != "TABLE DATA" {
+	if e.Desc != "TABLE DATA" || c.countErr != nil {
 		return nil
 	}
 	if !e.copy {
-		return fmt.Errorf("%w: cannot count the rows of %s: its data is not COPY text (pg_dump --inserts?)",
+		c.countErr = fmt.Errorf("%w: cannot count the rows of %s: its data is not COPY text (pg_dump --inserts?)",
 			ErrUnsupported, e.name())
+		return nil
 	}
 	if a := c.p.algo; a != algoNone && a != algoGzip {
-		return fmt.Errorf("%w: cannot count the rows of %s: its data is %s-compressed; counting needs uncompressed or gzip data blocks",
+		c.countErr = fmt.Errorf("%w: cannot count the rows of %s: its data is %s-compressed; counting needs uncompressed or gzip data blocks",
 			ErrUnsupported, e.name(), a)
+		return nil
 	}
-	c.table, c.lines, c.tail = e, 0, tail{}
+	c.table, *c.lc = e, lineCounter{}
 	return nil
 }
 
@@ -114,12 +153,10 @@ func (c *Counter) data(b []byte) error {
 		return nil
 	}
 	if c.p.algo == algoNone {
-		c.lines += int64(bytes.Count(b, []byte{'\n'}))
-		c.tail.add(b)
-		return nil
+		return c.lc.add(b)
 	}
 	if c.inf == nil {
-		c.inf = newInflater()
+		c.inf = newInflater(c.lc.add)
 		c.cleanup = runtime.AddCleanup(c, func(stop func()) { stop() }, c.inf.stop)
 	}
 	if err := c.inf.write(b); err != nil {
@@ -135,14 +172,13 @@ func (c *Counter) end() error {
 	}
 	c.table = nil
 	if c.inf != nil {
-		lines, tail, err := c.inf.finish()
+		err := c.inf.finish()
 		c.releaseInflater()
 		if err != nil {
 			return c.p.corrupt("decompress the data of %s: %v", e.name(), err)
 		}
-		c.lines, c.tail = lines, tail
 	}
-	rows, ok := copyRows(c.lines, &c.tail)
+	rows, ok := copyRows(c.lc.lines, &c.lc.tail)
 	if !ok {
 		return c.p.corrupt("the data of %s does not end with a whole row", e.name())
 	}
@@ -151,6 +187,7 @@ func (c *Counter) end() error {
 		return c.p.corrupt("two data blocks for table %s", key)
 	}
 	c.counts[key] = rows
+	c.rowsByID[e.DumpID] = rows
 	if c.tables == nil {
 		c.tables = make(map[string]Table)
 	}

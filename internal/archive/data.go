@@ -13,6 +13,7 @@ const (
 func (p *parser) dataStep() error {
 	switch p.st {
 	case stBlockType:
+		p.blockAt = p.pos - 1
 		switch p.val[0] {
 		case blkData:
 			p.blobs = false
@@ -34,6 +35,11 @@ func (p *parser) dataStep() error {
 			return p.corrupt("large-object block for %s", e.name())
 		}
 		e.seen = true
+		e.start = p.blockAt
+		e.blockType = blkData
+		if p.blobs {
+			e.blockType = blkBlobs
+		}
 		p.block = e
 		if p.blobs {
 			p.st = stBlobOID
@@ -63,6 +69,7 @@ func (p *parser) dataStep() error {
 		p.expectInt()
 	case stBlobOID:
 		if p.ival == 0 {
+			p.block.end = p.pos
 			return p.endBlock()
 		}
 		p.st = stChunkLen
@@ -78,6 +85,7 @@ func (p *parser) endChunks() error {
 		p.expectInt()
 		return nil
 	}
+	p.block.end = p.pos
 	if err := p.sink.end(); err != nil {
 		return err
 	}

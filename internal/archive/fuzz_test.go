@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"errors"
+	"io"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -11,7 +12,8 @@ import (
 // FuzzCounter feeds arbitrary streams, seeded with real archives, in two ways: whole, and in
 // pieces of a fuzzed size. Neither may panic or hold more than one value's bytes, and both must
 // agree, so the result never depends on Write boundaries. ReadTOC must agree with the Counter
-// on whether the header and TOC are readable.
+// on whether the header and TOC are readable. Where the stream parses, Patch must point every
+// offset at its block, and every table read from its block must have the rows counted.
 func FuzzCounter(f *testing.F) {
 	for _, name := range seedFiles {
 		archive := readFixture(f, name)
@@ -40,6 +42,7 @@ func FuzzCounter(f *testing.F) {
 				t.Fatalf("Result() error %v wraps none of the package's errors", err)
 			}
 		}
+		checkOffsetsAndTables(t, archive, wholeErr)
 		_, entries, tocErr := ReadTOC(bytes.NewReader(archive))
 		if wholeErr == nil && tocErr != nil {
 			t.Fatalf("Counter read the archive but ReadTOC() error = %v", tocErr)
@@ -50,4 +53,41 @@ func FuzzCounter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkOffsetsAndTables patches archive and reads each of its tables from its block.
+func checkOffsetsAndTables(t *testing.T, archive []byte, countErr error) {
+	c := NewCounter()
+	c.Write(archive)
+	x, err := c.Offsets()
+	if countErr == nil && err != nil {
+		t.Fatalf("Result() succeeded but Offsets() error = %v", err)
+	}
+	if err == nil {
+		f := &memFile{b: bytes.Clone(archive)}
+		if err := x.Patch(f); err != nil {
+			t.Fatalf("Patch() error = %v", err)
+		}
+		checkPatched(t, archive, f.b)
+	}
+	l, err := c.Layout()
+	switch {
+	case countErr != nil && err == nil:
+		t.Fatalf("Layout() succeeded, Result() error = %v", countErr)
+	case countErr == nil && err != nil && !errors.Is(err, ErrUnsupported):
+		// Layout alone reads the COPY statements' columns.
+		t.Fatalf("Layout() error = %v, Result() succeeded", err)
+	}
+	for _, tb := range l.Tables {
+		tr, err := OpenTableBlock(bytes.NewReader(archive[tb.Start:]), l, tb)
+		if err != nil {
+			t.Fatalf("OpenTableBlock(%s) error = %v", tb.Key(), err)
+		}
+		if _, err := tr.WriteTo(io.Discard); err != nil {
+			t.Fatalf("OpenTableBlock(%s).WriteTo() error = %v", tb.Key(), err)
+		}
+		if got := tr.Table().Rows; got != tb.Rows {
+			t.Fatalf("OpenTableBlock(%s) read %d rows, Layout has %d", tb.Key(), got, tb.Rows)
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bytes"
 	"compress/zlib"
 	"errors"
 	"io"
@@ -15,29 +14,29 @@ var errStopped = errors.New("inflater stopped")
 // inflater's memory.
 const inflateBufSize = 32 << 10
 
-// inflater counts the newlines in one zlib stream that arrives in pieces, as a table's data
-// does in a gzip-compressed archive (each block is one stream; pg_dump's compressor uses
-// deflateInit, so zlib framing, not gzip's).
+// inflater decompresses one zlib stream that arrives in pieces, as a table's data does in a
+// gzip-compressed archive (each block is one stream; pg_dump's compressor uses deflateInit, so
+// zlib framing, not gzip's), and hands the output to emit.
 //
 // compress/zlib pulls its input while the archive's bytes are pushed through Counter.Write, so
 // the decompressor runs in a coroutine (iter.Pull): write hands it a piece and resumes it, and
 // it gives control back when it needs the next piece. The coroutine runs only inside write,
 // finish and stop, on the caller's goroutine, and ends when the stream ends or stop is called.
-// It must not refer to the Counter, whose cleanup stops it when a Counter is dropped mid-block.
+// Neither it nor emit may refer to the Counter, whose cleanup stops it when a Counter is
+// dropped mid-block.
 type inflater struct {
 	in   []byte // input not yet consumed
 	eof  bool   // no input follows in
 	next func() (struct{}, bool)
 	stop func()
+	emit func([]byte) error // takes each piece of output; an error ends the stream
 
 	ended bool  // the coroutine returned
 	err   error // why it returned, nil when the stream ended well
-	lines int64 // newlines in the output
-	tail  tail
 }
 
-func newInflater() *inflater {
-	f := &inflater{}
+func newInflater(emit func([]byte) error) *inflater {
+	f := &inflater{emit: emit}
 	f.next, f.stop = iter.Pull(f.run)
 	return f
 }
@@ -54,8 +53,10 @@ func (f *inflater) run(yield func(struct{}) bool) {
 	for {
 		n, err := zr.Read(buf)
 		if n > 0 {
-			f.lines += int64(bytes.Count(buf[:n], []byte{'\n'}))
-			f.tail.add(buf[:n])
+			if err := f.emit(buf[:n]); err != nil {
+				f.err = err
+				return
+			}
 		}
 		if err == io.EOF {
 			return // the stream ended and its checksum matched
@@ -90,18 +91,15 @@ func (f *inflater) write(b []byte) error {
 	return nil
 }
 
-// finish ends the input and returns the output's newline count and tail.
-func (f *inflater) finish() (lines int64, t tail, err error) {
+// finish ends the input and reports whether the stream ended well.
+func (f *inflater) finish() error {
 	if !f.ended {
 		f.eof = true
 		f.next() // reading past the input fails, so the coroutine returns
 		f.ended = true
 	}
 	f.stop()
-	if f.err != nil {
-		return 0, tail{}, f.err
-	}
-	return f.lines, f.tail, nil
+	return f.err
 }
 
 // pushReader is the decompressor's input: the pieces handed to write. As an io.ByteReader it

@@ -117,17 +117,10 @@ func binary(t testing.TB, c *pgtest.Cluster, name string) string {
 // password stays out of argv.
 func pgDump(t testing.TB, c *pgtest.Cluster, db string, args ...string) []byte {
 	t.Helper()
-	u, err := url.Parse(c.URL(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	password, _ := u.User.Password()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t, c, "pg_dump"), append([]string{"-Fc"}, args...)...)
-	cmd.Env = append(os.Environ(),
-		"PGHOST="+u.Hostname(), "PGPORT="+u.Port(), "PGUSER="+u.User.Username(),
-		"PGPASSWORD="+password, "PGDATABASE="+db, "PGSSLMODE=disable")
+	cmd.Env = pgEnv(t, c, db)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -135,6 +128,31 @@ func pgDump(t testing.TB, c *pgtest.Cluster, db string, args ...string) []byte {
 		t.Fatalf("pg_dump %v: %v: %s", args, err, stderr.Bytes())
 	}
 	return out
+}
+
+// pgRestore runs pg_restore --exit-on-error into db with args.
+func pgRestore(t testing.TB, c *pgtest.Cluster, db string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t, c, "pg_restore"), append([]string{"--exit-on-error", "-d", db}, args...)...)
+	cmd.Env = pgEnv(t, c, db)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pg_restore %v: %v: %s", args, err, out)
+	}
+}
+
+// pgEnv is the environment of a client program connecting to db as the cluster's user.
+func pgEnv(t testing.TB, c *pgtest.Cluster, db string) []string {
+	t.Helper()
+	u, err := url.Parse(c.URL(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	password, _ := u.User.Password()
+	return append(os.Environ(),
+		"PGHOST="+u.Hostname(), "PGPORT="+u.Port(), "PGUSER="+u.User.Username(),
+		"PGPASSWORD="+password, "PGDATABASE="+db, "PGSSLMODE=disable")
 }
 
 // countRows returns SELECT count(*) of every table with storage (not partitioned parents,

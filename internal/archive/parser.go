@@ -69,8 +69,9 @@ type parser struct {
 	byID    map[int]*tocEntry
 
 	// Data (data.go).
-	block *tocEntry // entry whose data block is being read
-	blobs bool      // the block holds large objects
+	block   *tocEntry // entry whose data block is being read
+	blobs   bool      // the block holds large objects
+	blockAt int64     // position of the current block's type byte
 }
 
 func newParser(sink blockSink, tocOnly bool) *parser {

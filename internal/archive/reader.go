@@ -20,6 +20,8 @@ var (
 	// archive format or version, or data it cannot count (lz4 or zstd blocks, INSERT
 	// statements instead of COPY text).
 	ErrUnsupported = errors.New("archive not supported")
+	// ErrNoTable: the archive holds no data for the table asked for (OpenTable, CopyTable).
+	ErrNoTable = errors.New("no such table in the archive")
 )
 
 // maxString bounds a string's length. TOC strings are SQL statements and names; a longer one

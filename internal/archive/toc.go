@@ -37,8 +37,17 @@ func (e Entry) DatabaseLevel() bool {
 // tocEntry is an Entry with what the data section needs.
 type tocEntry struct {
 	Entry
-	copy bool // it has a COPY statement: its data is COPY text (not INSERT statements)
-	seen bool // its data block was read
+	copy     bool   // it has a COPY statement: its data is COPY text (not INSERT statements)
+	copyStmt string // the COPY statement, "COPY public.t (a, b) FROM stdin;\n"
+	seen     bool   // its data block was read
+
+	// Where its parts are, in bytes from the start of the archive.
+	offsetAt  int64 // the flag byte of the data offset field (_WriteExtraToc's WriteOffset)
+	offFlag   byte  // that flag as the archive has it: K_OFFSET_POS_NOT_SET, _POS_SET or _NO_DATA
+	offValue  int64 // the offset in that field (meaningful when offFlag is offsetSet)
+	start     int64 // its data block's type byte, where pg_dump's _StartData records dataPos
+	blockType byte  // blkData or blkBlobs
+	end       int64 // just past its data block's last byte
 }
 
 // name is the entry as errors show it: "TABLE DATA public.accounts".
@@ -97,7 +106,9 @@ func (p *parser) expectField(f field) {
 		p.expectInt()
 	case fTag, fDesc, fNamespace, fOwner:
 		p.expectStr(true)
-	case fCopyStmt, fDeps, fSkipStr:
+	case fCopyStmt:
+		p.expectStr(true)
+	case fDeps, fSkipStr:
 		p.expectStr(false)
 	case fDefn:
 		p.expectStr(p.cur.DatabaseLevel())
@@ -135,6 +146,7 @@ func (p *parser) tocStep() error {
 		}
 	case fCopyStmt:
 		e.copy = p.slen > 0
+		e.copyStmt = string(p.val)
 	case fNamespace:
 		e.Namespace = string(p.val)
 	case fOwner:
@@ -146,9 +158,13 @@ func (p *parser) tocStep() error {
 		}
 	case fOffset:
 		// K_OFFSET_POS_NOT_SET, K_OFFSET_POS_SET or K_OFFSET_NO_DATA.
-		if flag := p.val[0]; flag < 1 || flag > 3 {
+		flag := p.val[0]
+		if flag < offsetNotSet || flag > offsetNoData {
 			return p.corrupt("data offset flag %d in TOC entry %d", flag, e.DumpID)
 		}
+		e.offsetAt = p.pos - int64(len(p.val))
+		e.offFlag = flag
+		e.offValue = decodeOffset(p.val[1:])
 	}
 	p.fi++
 	if p.fi < len(p.fields) {
