@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/pgsnap/pgsnap/internal/archive"
 	"github.com/pgsnap/pgsnap/internal/catalog"
 	"github.com/pgsnap/pgsnap/internal/codec"
 )
@@ -21,7 +22,9 @@ type filePather interface {
 
 // ArchiveFile returns a file holding snap's decoded archive, for pg_restore, which needs a file
 // to restore in parallel, and a func that removes it when it is a temporary copy. The stored
-// bytes are checked against the manifest on the way. A copy is private (0600) and made in
+// bytes are checked against the manifest on the way, and the table of contents gets the data
+// offsets pg_dump could not write into a pipe, so each pg_restore job seeks straight to its
+// block instead of reading the file through. A copy is private (0600) and made in
 // SNAPSHOT_TMPDIR (the OS temp dir when empty) after checking it has room.
 func (r *Restorer) ArchiveFile(ctx context.Context, snap catalog.Snapshot) (path string, cleanup func(), err error) {
 	noop := func() {}
@@ -53,7 +56,11 @@ func (r *Restorer) ArchiveFile(ctx context.Context, snap catalog.Snapshot) (path
 		remove()
 		return "", noop, err
 	}
-	err = r.cat.Copy(ctx, snap, catalog.Archive, f)
+	counter := archive.NewCounter()
+	err = r.cat.Copy(ctx, snap, catalog.Archive, io.MultiWriter(f, counter))
+	if err == nil {
+		r.fillOffsets(snap, f, counter)
+	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("SNAPSHOT_TMPDIR: %w", cerr)
 	}
@@ -62,4 +69,16 @@ func (r *Restorer) ArchiveFile(ctx context.Context, snap catalog.Snapshot) (path
 		return "", noop, err
 	}
 	return f.Name(), remove, nil
+}
+
+// fillOffsets writes the data offsets into the decoded archive f. An archive it cannot patch
+// restores all the same, only slower.
+func (r *Restorer) fillOffsets(snap catalog.Snapshot, f *os.File, counter *archive.Counter) {
+	off, err := counter.Offsets()
+	if err == nil {
+		err = off.Patch(f)
+	}
+	if err != nil {
+		r.log.Warn("archive offsets not filled in; pg_restore reads it through for each block", "snapshot", snap.Name, "err", err)
+	}
 }
