@@ -20,10 +20,9 @@ demo: build
 test: fmt-check vet majors
 	@mkdir -p bin && rm -f bin/faults.log
 	PGSNAP_VERSITYGW="$${PGSNAP_VERSITYGW:-$$(scripts/install-tools.sh | tail -1)}" PGSNAP_FAULT_LOG="$(CURDIR)/bin/faults.log" PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
-	PGSNAP_FAULT_LOG="$(CURDIR)/bin/faults.log" PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 -tags failpoints -run Failpoint .
+	PGSNAP_VERSITYGW="$${PGSNAP_VERSITYGW:-$$(scripts/install-tools.sh | tail -1)}" PGSNAP_FAULT_LOG="$(CURDIR)/bin/faults.log" PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 -tags failpoints -run Failpoint ./...
 	cd examples/embedded && PGTEST_BIN_DIR="$$(../../scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
-	@echo "FAULT SUITE (RELIABILITY.md test names):"; sort -k2 bin/faults.log | sed 's/^/  /'
-	@echo "faults survived: $$(grep -c '^survived' bin/faults.log)/$$(wc -l < bin/faults.log)"
+	@scripts/faults.sh bin/faults.log
 
 # Server builds of other PostgreSQL majors for the version tests (npm registry; cached). Without
 # them those tests skip, except with CI=true, where they fail.

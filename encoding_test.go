@@ -162,6 +162,7 @@ func assertStandardToolsRead(t *testing.T, path, compression, identity string) {
 // An encrypted snapshot is taken without the private key (the gate checks the stored bytes), and
 // restore says which setting is missing or wrong.
 func TestEncryptedSnapshotNeedsIdentity(t *testing.T) {
+	invariants.Fault(t, "T31")
 	f := newFixture(t, "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g")
 	recipient, identity := ageKey(t)
 	_, otherIdentity := ageKey(t)
@@ -203,6 +204,7 @@ func TestEncryptedSnapshotNeedsIdentity(t *testing.T) {
 // With encryption on, no file pgsnap writes holds plaintext, during the dump or after it. The
 // scan is shown to work on an unencrypted snapshot first.
 func TestNoPlaintextOnDisk(t *testing.T) {
+	invariants.Fault(t, "T31")
 	const canary = "plaintext-canary-7f3a9c"
 	f := newFixture(t, "CREATE TABLE secrets AS SELECT g, '"+canary+"' || g AS note, md5(g::text) AS filler FROM generate_series(1, 30000) g")
 	recipient, _ := ageKey(t)

@@ -88,6 +88,7 @@ func (f *fixture) scheduler(t *testing.T, cfg pgsnap.Config, opts ...pgsnap.Opti
 }
 
 func TestRoundTripAwkwardTypes(t *testing.T) {
+	invariants.Fault(t, "T36")
 	f := newFixture(t, awkwardSQL)
 	s := f.scheduler(t, f.config(f.c.URL(f.db)))
 	snap, err := s.SnapshotNow(t.Context())
@@ -128,6 +129,7 @@ func TestRoundTripAwkwardTypes(t *testing.T) {
 }
 
 func TestRoundTripPagila(t *testing.T) {
+	invariants.Fault(t, "T36")
 	var sql strings.Builder
 	for _, p := range []string{"testdata/pagila-schema.sql", "testdata/pagila-data.sql"} {
 		b, err := os.ReadFile(p)
@@ -274,6 +276,7 @@ func TestRetentionKeepsNewestAndForeignFiles(t *testing.T) {
 
 // T9 (a): a table lock held by another session makes pg_dump fail after the lock-wait timeout.
 func TestLockWaitTimeout(t *testing.T) {
+	invariants.Fault(t, "T9")
 	f := newFixture(t, "CREATE TABLE accounts (id int); INSERT INTO accounts VALUES (1)")
 	holdLock(t, f.c, f.db, "accounts")
 	cfg := f.config(f.c.URL(f.db))
@@ -289,6 +292,7 @@ func TestLockWaitTimeout(t *testing.T) {
 // T9 and the acceptance: with the lock held and SNAPSHOT_TIMEOUT=4s, the attempt fails
 // within seconds, names SNAPSHOT_TIMEOUT and says what pg_dump was waiting for.
 func TestTimeoutKillsDump(t *testing.T) {
+	invariants.Fault(t, "T9")
 	f := newFixture(t, "CREATE TABLE accounts (id int); INSERT INTO accounts VALUES (1)")
 	holdLock(t, f.c, f.db, "accounts")
 	cfg := f.config(f.c.URL(f.db))
@@ -320,6 +324,7 @@ func holdLock(t *testing.T, c *pgtest.Cluster, db, table string) {
 
 // T5: cancelling SnapshotNow mid-dump returns context.Canceled promptly and leaves nothing.
 func TestCancelMidDump(t *testing.T) {
+	invariants.Fault(t, "T5")
 	f := newFixture(t, "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS payload FROM generate_series(1, 100000) g")
 	slow := pgtest.Throttle(t, f.c.Addr(), 256<<10) // ~10 MB at 256 KiB/s: about 40 s
 	url := strings.Replace(f.c.URL(f.db), f.c.Addr(), slow, 1)

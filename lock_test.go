@@ -85,6 +85,7 @@ func waitForLockHolder(t *testing.T, f *fixture) {
 // T28 in one process: three schedulers of the same target sharing a store take one snapshot
 // for the slot; the others wait for the lock, then find the slot stored.
 func TestThreeSchedulersOneSnapshotPerSlot(t *testing.T) {
+	invariants.Fault(t, "T28")
 	f := newFixture(t, "CREATE TABLE t AS SELECT generate_series(1, 50000) AS g")
 	slot := (schedule.Daily{Hour: 3}).Next(time.Now())
 	offset := time.Until(slot.Add(-2 * time.Second))

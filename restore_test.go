@@ -124,6 +124,7 @@ func TestRestoreSwapsOnlyProvenDatabase(t *testing.T) {
 // A database's own properties travel: encoding, locale provider, collation, ctype and ICU locale,
 // its settings, comment, connection limit and grants, whether the target is new or replaced.
 func TestRestoreKeepsDatabaseProperties(t *testing.T) {
+	invariants.Fault(t, "T36")
 	f := newFixture(t, "")
 	if err := f.c.Exec(t.Context(), "postgres", `
 DO $$ BEGIN CREATE ROLE pgsnap_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$;`); err != nil {

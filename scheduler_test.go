@@ -9,6 +9,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/pgsnap/pgsnap/internal/invariants"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pgsnap/pgsnap/internal/catalog"
@@ -83,6 +85,7 @@ func TestRunDisabledReturnsAtOnce(t *testing.T) {
 }
 
 func TestRunTakesEverySlotOnce(t *testing.T) {
+	invariants.Fault(t, "T25")
 	synctest.Test(t, func(t *testing.T) {
 		rec := &recorder{}
 		s, err := New(testConfig(t))
@@ -203,6 +206,7 @@ func TestSlotTakenIsNotRetried(t *testing.T) {
 }
 
 func TestCancelReturnsPromptly(t *testing.T) {
+	invariants.Fault(t, "T5")
 	for _, tc := range []struct {
 		name  string
 		after time.Duration
@@ -253,6 +257,7 @@ func (c *jumpClock) jump(d time.Duration) {
 }
 
 func TestClockJumps(t *testing.T) {
+	invariants.Fault(t, "T26")
 	synctest.Test(t, func(t *testing.T) {
 		clock := &jumpClock{}
 		rec := &recorder{}
@@ -336,6 +341,7 @@ func TestDailyDrills(t *testing.T) {
 // T25: after downtime, the newest missed slot is taken once at start-up when it is inside the
 // catch-up window; with skip, or outside the window, Run waits for the next slot.
 func TestCatchUp(t *testing.T) {
+	invariants.Fault(t, "T25")
 	for _, tc := range []struct {
 		name     string
 		mode     string
@@ -378,6 +384,7 @@ func TestCatchUp(t *testing.T) {
 // T27: a dump longer than the interval (every minute, the attempt takes 90 s): never two at
 // once; the slot that passed meanwhile is skipped, logged and counted.
 func TestDumpLongerThanInterval(t *testing.T) {
+	invariants.Fault(t, "T27")
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig(t)
 		cr, err := schedule.ParseCron("* * * * *", nil)

@@ -19,6 +19,7 @@ import (
 // T30: passwords full of URL and passfile metacharacters work, and never show in any process's
 // argv (sampled while pg_dump runs), in logs at debug level, in errors, or in files.
 func TestPasswordTorture(t *testing.T) {
+	invariants.Fault(t, "T30")
 	passwords := []string{
 		`s3cr@t:/p%w#?&=x`,
 		`co:lon\back\\slash`,

@@ -126,10 +126,13 @@ func (s *Scheduler) takeSnapshot(ctx context.Context, slot *time.Time) (Snapshot
 		return Snapshot{}, fmt.Errorf("snapshot %s: %w", name, ErrSlotTaken)
 	}
 	s.cat.SweepTarget(dctx) // the lock proves every earlier writer of the target dead
+	var snap Snapshot
 	if s.o.globals {
-		return s.wr.Globals(dctx, info, name, started, slot)
+		snap, err = s.wr.Globals(dctx, info, name, started, slot)
+	} else {
+		snap, err = s.wr.Snapshot(dctx, info, name, started, slot)
 	}
-	return s.wr.Snapshot(dctx, info, name, started, slot)
+	return snap, writer.Explain(dctx, err)
 }
 
 func notifyEvent(target string, snap Snapshot, now time.Time) notify.Event {

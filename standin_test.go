@@ -28,6 +28,7 @@ func standIn(t *testing.T, tool, version, body string) string {
 
 // T17: a pg_dump that exits 0 with no output is rejected at commit; nothing is listed.
 func TestEmptyDumpRejected(t *testing.T) {
+	invariants.Fault(t, "T17")
 	f := newFixture(t, "CREATE TABLE t (id int)")
 	cfg := f.config(f.c.URL(f.db))
 	cfg.PGBinDir = standIn(t, "pg_dump", fmt.Sprintf("%d.99", f.c.Version), "exit 0")
@@ -44,6 +45,7 @@ func TestEmptyDumpRejected(t *testing.T) {
 // T37: a pg_restore older than the archive's pg_dump is refused before anything connects to
 // the target, naming both versions and SNAPSHOT_PG_BIN_DIR.
 func TestRestoreRefusesOldPgRestore(t *testing.T) {
+	invariants.Fault(t, "T37")
 	f := newFixture(t, "CREATE TABLE t AS SELECT generate_series(1, 10) AS g")
 	snap, err := f.scheduler(t, f.config(f.c.URL(f.db))).SnapshotNow(t.Context())
 	if err != nil {

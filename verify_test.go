@@ -80,6 +80,7 @@ func TestManifestRowCounts(t *testing.T) {
 // The counts describe exactly the data dumped, also while another session inserts rows: they
 // equal the rows of the restored tables.
 func TestRowCountsUnderWriteLoad(t *testing.T) {
+	invariants.Fault(t, "T12")
 	f := newFixture(t, "CREATE TABLE ledger (id bigserial PRIMARY KEY, amount int); INSERT INTO ledger (amount) SELECT g FROM generate_series(1, 50000) g")
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
@@ -123,6 +124,7 @@ func TestRowCountsUnderWriteLoad(t *testing.T) {
 // T17: every kind of damage is found by verify, named, and refused by restore before it
 // connects; T18: twenty good snapshots raise no alarm.
 func TestCorruptionMatrix(t *testing.T) {
+	invariants.Fault(t, "T17")
 	f := newFixture(t, verifySQL)
 	s, snaps := takeSnapshots(t, f, f.config(f.c.URL(f.db)), 20)
 	for _, snap := range snaps {
@@ -204,6 +206,7 @@ func exists(t *testing.T, f *fixture, db string) bool {
 // writer bug): quick verify cannot know, full verify finds it; drills pass on good snapshots,
 // leave no scratch database, and catch a manifest whose counts the restore does not match.
 func TestFullVerifyAndDrill(t *testing.T) {
+	invariants.Fault(t, "T18")
 	f := newFixture(t, verifySQL)
 	s, snaps := takeSnapshots(t, f, f.config(f.c.URL(f.db)), 3)
 	good, damaged, lying := snaps[0], snaps[1], snaps[2]

@@ -52,6 +52,7 @@ SELECT lo_from_bytea(0, convert_to(repeat('large object ✓ ', 1000), 'UTF8'));
 // TestMajorOlderServerRoundTrip dumps servers older than the installed one with the installed
 // pg_dump and restores them into the installed server.
 func TestMajorOlderServerRoundTrip(t *testing.T) {
+	invariants.Fault(t, "T11", "T37")
 	dst := pgtest.Get(t)
 	for _, major := range []int{13, 14} {
 		t.Run("PG"+strconv.Itoa(major), func(t *testing.T) {
@@ -95,6 +96,7 @@ func TestMajorOlderServerRoundTrip(t *testing.T) {
 // be refused before dumping, naming both majors and the setting that fixes it, and leave
 // nothing behind.
 func TestMajorNewerServerRefused(t *testing.T) {
+	invariants.Fault(t, "T11", "T37")
 	installed := pgtest.Get(t).Version
 	const major = 17
 	src := pgtest.StartMajor(t, major)
@@ -137,6 +139,7 @@ func TestMajorNewerServerRefused(t *testing.T) {
 // TestMajorRestoreIntoOlderServerRefused restores a snapshot of the installed server into an
 // older one: refused, naming both majors, with no database left on the older server.
 func TestMajorRestoreIntoOlderServerRefused(t *testing.T) {
+	invariants.Fault(t, "T11", "T37")
 	src := pgtest.Get(t)
 	const major = 13
 	db := src.CreateDB(t)

@@ -7,12 +7,15 @@ import (
 	"time"
 	_ "time/tzdata" // zone cases must not depend on the host's zoneinfo
 
+	"github.com/pgsnap/pgsnap/internal/invariants"
+
 	"github.com/google/go-cmp/cmp"
 )
 
 func pinned(it Item) Item { it.Pinned = true; return it }
 
 func TestApply(t *testing.T) {
+	invariants.Fault(t, "T21")
 	t.Parallel()
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pgsnap/pgsnap/internal/invariants"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -64,6 +66,7 @@ func gfsCases(t *testing.T) []gfsCase {
 // the decisions with testdata/NAME.golden. Run with -update after an
 // intended change and review the diff.
 func TestApplyGolden(t *testing.T) {
+	invariants.Fault(t, "T21")
 	t.Parallel()
 	for _, c := range gfsCases(t) {
 		t.Run(c.name, func(t *testing.T) {

@@ -4,9 +4,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pgsnap/pgsnap/internal/invariants"
 )
 
 func TestCronNextPrev(t *testing.T) {
+	invariants.Fault(t, "T24")
 	t.Parallel()
 	berlin := mustLoad(t, "Europe/Berlin")
 	newYork := mustLoad(t, "America/New_York")
@@ -227,6 +230,7 @@ func TestCronNextPrev(t *testing.T) {
 // TestCronRunsOnceOnDSTDays counts the slots on the local calendar day of
 // each DST change: every named wall-clock time runs exactly once.
 func TestCronRunsOnceOnDSTDays(t *testing.T) {
+	invariants.Fault(t, "T24")
 	t.Parallel()
 	berlin := mustLoad(t, "Europe/Berlin")
 	newYork := mustLoad(t, "America/New_York")

@@ -3,9 +3,12 @@ package schedule
 import (
 	"strings"
 	"testing"
+
+	"github.com/pgsnap/pgsnap/internal/invariants"
 )
 
 func TestParseDailyAccepts(t *testing.T) {
+	invariants.Fault(t, "T23")
 	t.Parallel()
 	tests := []struct {
 		in   string
@@ -34,6 +37,7 @@ func TestParseDailyAccepts(t *testing.T) {
 }
 
 func TestParseDailyRejects(t *testing.T) {
+	invariants.Fault(t, "T23")
 	t.Parallel()
 	tests := []struct {
 		name, in string

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 	_ "time/tzdata" // zone cases must not depend on the host's zoneinfo
+
+	"github.com/pgsnap/pgsnap/internal/invariants"
 )
 
 // utc builds a UTC instant; a test helper, so a bad literal is a test bug.
@@ -21,6 +23,7 @@ func mustLoad(t *testing.T, name string) *time.Location {
 }
 
 func TestDailyNextPrev(t *testing.T) {
+	invariants.Fault(t, "T24")
 	t.Parallel()
 	berlin := mustLoad(t, "Europe/Berlin")
 	newYork := mustLoad(t, "America/New_York")

@@ -58,6 +58,7 @@ func connCounter(t *testing.T) (addr string, count *atomic.Int64) {
 // T32: every bad setting fails at start, all problems in one report, one line each naming the
 // setting and the accepted form, the password masked; nothing connects, nothing is created.
 func TestBadSettingsFailBeforeTouchingAnything(t *testing.T) {
+	invariants.Fault(t, "T32")
 	addr, conns := connCounter(t)
 	dir := filepath.Join(t.TempDir(), "never-created")
 	const password = "hunter2-very-secret"
@@ -181,6 +182,7 @@ func waitNextSecond() {
 // The issue's acceptance, as a user runs it: snapshot, list --json, restore with identical rows;
 // five snapshots then prune with SNAPSHOT_RETENTION=3 leave the newest three and foreign files.
 func TestSnapshotListRestorePrune(t *testing.T) {
+	invariants.Fault(t, "T22")
 	c := pgtest.Get(t)
 	db := c.CreateDB(t)
 	if err := c.Exec(t.Context(), db, `CREATE TABLE items (id int PRIMARY KEY, name text, doc jsonb);
@@ -326,6 +328,7 @@ func TestVersionNamesPgDump(t *testing.T) {
 // Run-once for orchestrators: three overlapping `snapshot --slot` jobs make one snapshot for
 // the due slot, named after it; the others exit 0 saying it is taken.
 func TestSnapshotSlotOverlappingJobs(t *testing.T) {
+	invariants.Fault(t, "T29")
 	c := pgtest.Get(t)
 	db := c.CreateDB(t)
 	if err := c.Exec(t.Context(), db, "CREATE TABLE t AS SELECT g, md5(g::text) FROM generate_series(1, 200000) g"); err != nil {

@@ -40,6 +40,7 @@ func (s *syncBuf) String() string {
 // every target is taken exactly once, by whichever daemon got there first, and the dumps spread
 // over all three. Killing one daemon moves its share to the other two at the next slot.
 func TestFleetSharesSlotsAcrossDaemons(t *testing.T) {
+	invariants.Fault(t, "T28")
 	c := pgtest.Get(t)
 	const targets = 30
 	dir := filepath.Join(t.TempDir(), "snapshots")

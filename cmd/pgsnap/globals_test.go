@@ -46,6 +46,7 @@ func roles(t *testing.T, c *pgtest.Cluster) []string {
 // every database, with the second server's globals; restore --with-globals into a fresh
 // cluster gives the same roles (password hashes included) and the same data, owners kept.
 func TestFleetWithGlobalsRestoresIntoFreshCluster(t *testing.T) {
+	invariants.Fault(t, "T36")
 	one := pgtest.Get(t)
 	two := pgtest.StartOwn(t)
 	var dbsOne []string

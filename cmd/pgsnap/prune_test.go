@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgsnap/pgsnap/internal/invariants"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -52,6 +54,7 @@ func writeSyntheticSnapshots(t *testing.T, dir, target string, first time.Time, 
 // (golden file); one snapshot pinned with pgsnap pin is kept whatever the policy says; a real
 // prune then leaves exactly the kept set.
 func TestPruneGFSGolden(t *testing.T) {
+	invariants.Fault(t, "T21")
 	dir := filepath.Join(t.TempDir(), "snapshots")
 	names := writeSyntheticSnapshots(t, dir, "app", time.Date(2025, 10, 22, 3, 0, 0, 0, time.UTC), 400)
 	env := map[string]string{

@@ -29,6 +29,7 @@ func s3Env(srv *s3test.Server, bucket, prefix string) map[string]string {
 // With only SNAPSHOT_S3_URL set, S3 is the one destination: snapshot, list --json, verify
 // --full, restore round trip identical data, and prune keeps the newest N in the bucket.
 func TestS3RoundTrip(t *testing.T) {
+	invariants.Fault(t, "T35")
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
 	c := pgtest.Get(t)

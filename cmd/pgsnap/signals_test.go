@@ -33,6 +33,7 @@ func bigDB(t *testing.T, c *pgtest.Cluster) (db, slowURL string) {
 // T1 for `pgsnap snapshot`: SIGTERM mid-dump exits non-zero saying it was cancelled, with no
 // child, session, temporary file or listed snapshot left, and earlier snapshots unchanged.
 func TestSnapshotSIGTERMMidDump(t *testing.T) {
+	invariants.Fault(t, "T1")
 	c := pgtest.Get(t)
 	db, slowURL := bigDB(t, c)
 	dir := filepath.Join(t.TempDir(), "snapshots")
@@ -85,6 +86,7 @@ func nextMinute() (string, time.Time) {
 // takes that slot's snapshot, and exits 0 within 5 s of SIGTERM. Alongside, T1 for the daemon:
 // a second daemon whose dump is slow is stopped mid-dump by SIGTERM and exits 0 leaving nothing.
 func TestRunTakesSlotAndStopsOnSIGTERM(t *testing.T) {
+	invariants.Fault(t, "T1")
 	c := pgtest.Get(t)
 	hhmm, slot := nextMinute()
 	t.Run("slot", func(t *testing.T) {
@@ -143,6 +145,7 @@ func TestRunTakesSlotAndStopsOnSIGTERM(t *testing.T) {
 // T15: an unwritable SNAPSHOT_DIR fails `run` at start and `snapshot` before pg_dump starts,
 // naming SNAPSHOT_DIR, the path and the user. Root ignores mode bits, so pgsnap runs as nobody.
 func TestUnwritableDirAsNobody(t *testing.T) {
+	invariants.Fault(t, "T15")
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run pgsnap as nobody (root ignores mode bits)")
 	}

@@ -48,6 +48,7 @@ const (
 	kindDropResponse
 	kindFlipRequest
 	kindFlipResponse
+	kindStall
 )
 
 type fault struct {
@@ -148,6 +149,12 @@ func (p *Proxy) FlipResponseByte(offset int64, match Match) {
 	p.arm(&fault{kind: kindFlipResponse, match: match, remaining: 1, offset: offset})
 }
 
+// Stall holds the next n matching requests (n < 0: all until Clear) without answering, until
+// the client gives up on them: an upload part that never completes.
+func (p *Proxy) Stall(n int, match Match) {
+	p.arm(&fault{kind: kindStall, match: match, remaining: n})
+}
+
 // Down makes the endpoint unreachable: new connections are reset on accept and requests on open
 // connections are reset. Up undoes it.
 func (p *Proxy) Down() { p.down.Store(true) }
@@ -233,6 +240,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.Body = &cutBody{r: r.Body, left: f.offset}
 		case kindFlipRequest:
 			r.Body = &flipBody{r: r.Body, at: f.offset}
+		case kindStall:
+			<-r.Context().Done()
+			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), faultKey{}, f))
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgsnap/pgsnap/internal/invariants"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -84,6 +86,7 @@ func TestLoadConfigValues(t *testing.T) {
 }
 
 func TestLoadConfigRejects(t *testing.T) {
+	invariants.Fault(t, "T19", "T23")
 	tests := []struct {
 		env, value string
 	}{

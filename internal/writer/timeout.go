@@ -102,3 +102,13 @@ func Stage(ctx context.Context, stage string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", stage, err)
 }
+
+// Explain names SNAPSHOT_TIMEOUT in an error of an attempt bounded by WithTimeout when the
+// timeout ended it, whatever stage it was in (an upload, the gate, a manifest).
+func Explain(ctx context.Context, err error) error {
+	var te *TimeoutError
+	if err == nil || !errors.As(context.Cause(ctx), &te) || errors.As(err, new(*TimeoutError)) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", te, err)
+}

@@ -59,6 +59,7 @@ func assertNothingLeft(t *testing.T, srv *s3test.Server, s *s3store.Store, key s
 // TestEndpointDownThenUp (T33a): the endpoint refuses connections when the upload starts and
 // comes back later; the retries carry the upload through.
 func TestEndpointDownThenUp(t *testing.T) {
+	invariants.Fault(t, "T33")
 	t.Parallel()
 	srv := s3test.Start(t)
 	proxy := s3test.NewProxy(t, srv.URL)
@@ -86,6 +87,7 @@ func TestEndpointDownThenUp(t *testing.T) {
 // TestServerKilledMidUpload (T33a, real process): the server dies between parts and restarts
 // on the same port; the part in flight is retried and the object commits whole.
 func TestServerKilledMidUpload(t *testing.T) {
+	invariants.Fault(t, "T33")
 	t.Parallel()
 	srv := s3test.Start(t)
 	logs := &logBuffer{}
@@ -124,6 +126,7 @@ func TestServerKilledMidUpload(t *testing.T) {
 // TestConnectionResetMidPart (T33b): the proxy resets the connection 2 MiB into a part upload.
 // With retries the part is sent again and the object is whole; without, the upload is aborted.
 func TestConnectionResetMidPart(t *testing.T) {
+	invariants.Fault(t, "T33")
 	t.Parallel()
 	for _, tt := range []struct {
 		name     string
@@ -169,6 +172,7 @@ func TestConnectionResetMidPart(t *testing.T) {
 // TestCancelMidUpload (T33c): cancelling the writer's context with a part in flight fails the
 // commit and leaves no multipart upload.
 func TestCancelMidUpload(t *testing.T) {
+	invariants.Fault(t, "T33")
 	t.Parallel()
 	srv := s3test.Start(t)
 	s := checkedStore(t, testConfig(srv, srv.Endpoint, srv.NewBucket(t), &logBuffer{}))

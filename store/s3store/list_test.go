@@ -20,6 +20,7 @@ import (
 // take two listing pages; a page that fails once is retried from the last key seen, so every
 // object is listed exactly once.
 func TestListPaginates(t *testing.T) {
+	invariants.Fault(t, "T35")
 	t.Parallel()
 	srv := s3test.Start(t)
 	proxy := s3test.NewProxy(t, srv.URL)

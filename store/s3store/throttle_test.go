@@ -22,6 +22,7 @@ import (
 // an upload are retried with backoff to success; an endpoint that never recovers fails after
 // MaxAttempts tries with a message saying so.
 func TestThrottlingRetried(t *testing.T) {
+	invariants.Fault(t, "T34")
 	t.Parallel()
 	for _, status := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests, http.StatusInternalServerError} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
@@ -62,6 +63,7 @@ func TestThrottlingRetried(t *testing.T) {
 // TestRefusedFailsAtOnce (T34): a 403 is not retried, and the error names the bucket, the
 // endpoint and the access key id, never the secret.
 func TestRefusedFailsAtOnce(t *testing.T) {
+	invariants.Fault(t, "T34")
 	t.Parallel()
 	srv := s3test.Start(t)
 	proxy := s3test.NewProxy(t, srv.URL)
@@ -143,6 +145,7 @@ func TestInvalidKeyTouchesNothing(t *testing.T) {
 // TestCorruptGet (T34): a byte flipped in a download reaches the reader unchanged by the store,
 // so the caller's SHA-256 over what it reads catches it.
 func TestCorruptGet(t *testing.T) {
+	invariants.Fault(t, "T34")
 	t.Parallel()
 	srv := s3test.Start(t)
 	proxy := s3test.NewProxy(t, srv.URL)
@@ -220,6 +223,7 @@ func TestCorruptPartRejected(t *testing.T) {
 // TestStrictEndpoint (T34): an endpoint rejecting SDK checksum headers and trailing-checksum
 // streaming accepts everything the store sends.
 func TestStrictEndpoint(t *testing.T) {
+	invariants.Fault(t, "T34")
 	t.Parallel()
 	srv := s3test.Start(t)
 	proxy := s3test.NewProxy(t, srv.URL)
