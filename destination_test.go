@@ -1,6 +1,7 @@
 package pgsnap_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -15,18 +16,30 @@ import (
 // One dump feeds two destinations. When one fills up mid-write, the snapshot is committed in the
 // other, listed as incomplete, and copied over by Sync once the destination has room again;
 // retention then runs in each destination from what it lists.
+// A snapshot in parts (SNAPSHOT_DUMP_JOBS=2) is copied part by part, manifest last.
 func TestDestinationMissesSnapshotThenSyncs(t *testing.T) {
-	f := newFixture(t, `CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS payload FROM generate_series(1, 100000) g`)
+	f := newFixture(t, `CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS payload FROM generate_series(1, 100000) g;
+		CREATE TABLE other AS SELECT g AS id FROM generate_series(1, 1000) g`)
+	for _, jobs := range []int{1, 2} {
+		t.Run(fmt.Sprintf("dump jobs %d", jobs), func(t *testing.T) { testMissThenSync(t, f, jobs) })
+	}
+}
+
+func testMissThenSync(t *testing.T, f *fixture, jobs int) {
 	good := filepath.Join(t.TempDir(), "a")
 	small := mountTmpfs(t, "size=256k")
 	a, b := localstore.New(good), localstore.New(small)
 	cfg := f.config(f.c.URL(f.db))
 	cfg.Retention = 2
+	cfg.DumpJobs = jobs
 	s := f.scheduler(t, cfg, pgsnap.WithStores(a, b))
 
 	snap, err := s.SnapshotNow(t.Context())
 	if err != nil {
 		t.Fatalf("SnapshotNow with one destination full = %v, want the snapshot committed in the other", err)
+	}
+	if jobs > 1 && len(snap.Parts) != jobs {
+		t.Fatalf("snapshot with SNAPSHOT_DUMP_JOBS=%d has %d parts", jobs, len(snap.Parts))
 	}
 	if !slices.Equal(snap.StoredIn, []string{a.String()}) || !slices.Equal(snap.Missing, []string{b.String()}) {
 		t.Errorf("snapshot stored in %v, missing %v; want stored in %s, missing %s", snap.StoredIn, snap.Missing, a, b)

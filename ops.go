@@ -141,7 +141,7 @@ func (sh *Shelf) status(st Stats, alive bool, snaps []Snapshot, listErr error) h
 		for _, name := range snap.StoredIn {
 			if hd := perDest[name]; hd != nil {
 				hd.Snapshots++
-				hd.Bytes += snap.Size
+				hd.Bytes += snap.StoredSize()
 			}
 		}
 		for _, name := range snap.Missing {
@@ -150,7 +150,7 @@ func (sh *Shelf) status(st Stats, alive bool, snaps []Snapshot, listErr error) h
 			}
 		}
 		if len(t.Snapshots) < 10 {
-			hs := httpapi.Snapshot{Name: snap.Name, Time: snap.FinishedAt, Size: snap.Size, Duration: snap.Duration(),
+			hs := httpapi.Snapshot{Name: snap.Name, Time: snap.FinishedAt, Size: snap.StoredSize(), Duration: snap.Duration(),
 				Checks: []string{CheckChecksum, CheckTOC}, Missing: snap.Missing, Labels: snap.Labels}
 			if snap.Drill != nil {
 				hs.Drill = drillStatus(snap.Drill)

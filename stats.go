@@ -53,7 +53,7 @@ func (st *stats) attempt(snap Snapshot, err error, at time.Time, retry bool) {
 		st.s.SnapshotsCommitted++
 		st.s.LastSuccess = at
 		st.s.LastDuration = snap.Duration()
-		st.s.LastSize = snap.Size
+		st.s.LastSize = snap.StoredSize()
 		if secs := snap.Duration().Seconds(); secs > 0 {
 			st.s.DumpBytesPerSecond = float64(snap.ArchiveSize) / secs
 		}

@@ -23,7 +23,11 @@ type RestoreOptions struct {
 	Jobs    int           // parallel jobs, >= 1
 	Clean   bool          // --clean --if-exists: drop objects before recreating them
 	NoOwner bool          // --no-owner --no-privileges
-	Logger  *slog.Logger  // Debug: the command line (it holds no secrets); nil discards
+	// Section restores one section only ("pre-data", "data" or "post-data"); "" all of them.
+	Section string
+	// DataOnly restores only the data of an archive taken with --data-only.
+	DataOnly bool
+	Logger   *slog.Logger // Debug: the command line (it holds no secrets); nil discards
 }
 
 // Restore runs `pg_restore --exit-on-error` into opts.Conn's database, with the same password
@@ -66,6 +70,12 @@ func Restore(ctx context.Context, opts RestoreOptions) error {
 	}
 	if opts.NoOwner {
 		args = append(args, "--no-owner", "--no-privileges")
+	}
+	if opts.Section != "" {
+		args = append(args, "--section="+opts.Section)
+	}
+	if opts.DataOnly {
+		args = append(args, "--data-only")
 	}
 	if file != "" {
 		args = append(args, file)

@@ -54,7 +54,7 @@ server_version, labels, rows (per table), and drill (the latest restore drill), 
 					kind += ",pinned"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.Name, sn.Target, kind,
-					sn.Time().UTC().Format(time.DateTime), humanBytes(sn.Size), sn.Duration().Round(time.Millisecond),
+					sn.Time().UTC().Format(time.DateTime), humanBytes(sn.StoredSize()), sn.Duration().Round(time.Millisecond),
 					rowsColumn(sn), drillColumn(sn.Drill), copiesColumn(sn), labelsColumn(sn))
 			}
 			return tw.Flush()

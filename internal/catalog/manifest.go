@@ -62,6 +62,11 @@ type Snapshot struct {
 	// Recipients are the public keys the data object is encrypted to. Never an identity.
 	Recipients []string `json:"recipients,omitempty"`
 
+	// Parts are the snapshot's data objects when it was taken over several pg_dump streams
+	// (SNAPSHOT_DUMP_JOBS): the first is Data itself, holding the schema and every table's data
+	// but the other parts'. Absent for a snapshot of one stream.
+	Parts []Part `json:"parts,omitempty"`
+
 	// Destinations is how each destination fared when the snapshot was written.
 	Destinations []DestinationResult `json:"destinations,omitempty"`
 
@@ -91,6 +96,47 @@ type Snapshot struct {
 // clearListed drops what List fills in: none of it is part of the manifest file.
 func (s *Snapshot) clearListed() {
 	s.Drill, s.StoredIn, s.Missing, s.Pinned, s.PinReason, s.Check, s.Damaged = nil, nil, nil, false, "", nil, ""
+}
+
+// Part is one data object of a snapshot taken over several pg_dump streams, each a custom-format
+// archive of its own: the first holds the schema, large objects, sequence values and the data
+// of every table but those of the other parts, which hold only their tables' data (pg_dump
+// --data-only). All were dumped in one exported snapshot of the server.
+type Part struct {
+	Data        string `json:"data"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	ArchiveSize int64  `json:"archive_size,omitempty"`
+	// Tables are the tables whose data a part after the first holds ("schema"."table").
+	Tables []string `json:"tables,omitempty"`
+}
+
+// Objects are the snapshot's data objects, each as a snapshot of its own whose Data, Size,
+// SHA256 and ArchiveSize are that object's: one for a snapshot of one stream. Whatever reads or
+// checks a data object takes them one by one.
+func (s Snapshot) Objects() []Snapshot {
+	if len(s.Parts) <= 1 {
+		return []Snapshot{s}
+	}
+	out := make([]Snapshot, len(s.Parts))
+	for i, p := range s.Parts {
+		o := s
+		o.Data, o.Size, o.SHA256, o.ArchiveSize = p.Data, p.Size, p.SHA256, p.ArchiveSize
+		out[i] = o
+	}
+	return out
+}
+
+// StoredSize is the bytes of every data object of the snapshot.
+func (s Snapshot) StoredSize() int64 {
+	if len(s.Parts) <= 1 {
+		return s.Size
+	}
+	var n int64
+	for _, p := range s.Parts {
+		n += p.Size
+	}
+	return n
 }
 
 // Time is the snapshot's place in time for ordering and retention: its slot when scheduled,
@@ -170,6 +216,20 @@ func (s Snapshot) check(key string) error {
 	}
 	if err := store.ValidKey(s.Data); err != nil {
 		return fmt.Errorf("data %q: %w", s.Data, err)
+	}
+	for i, p := range s.Parts {
+		if want := PartKey(s.Name, i+1, s.Format, s.Compression, s.Encrypted); p.Data != want {
+			return fmt.Errorf("part %d: data %q is not %q", i+1, p.Data, want)
+		}
+		if p.Size <= 0 {
+			return fmt.Errorf("part %d: size %d", i+1, p.Size)
+		}
+		if h, err := hex.DecodeString(p.SHA256); err != nil || len(h) != 32 {
+			return fmt.Errorf("part %d: sha256 %q is not 64 hex digits", i+1, p.SHA256)
+		}
+	}
+	if len(s.Parts) > 0 && (s.Parts[0].Size != s.Size || s.Parts[0].SHA256 != s.SHA256) {
+		return errors.New("part 1 is not the data object")
 	}
 	if h, err := hex.DecodeString(s.SHA256); err != nil || len(h) != 32 {
 		return fmt.Errorf("sha256 %q is not 64 hex digits", s.SHA256)

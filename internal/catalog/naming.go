@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,14 +78,29 @@ func DataKey(name, format, compression string, encrypted bool) string {
 	return name + suffix
 }
 
-// nameOfData returns the snapshot name a data object's key belongs to.
+// PartKey is the key of part n (from 1) of a snapshot's data: the data object itself for the
+// first, <name>.part<n>.dump[.zst][.age] for the others.
+func PartKey(name string, n int, format, compression string, encrypted bool) string {
+	if n <= 1 {
+		return DataKey(name, format, compression, encrypted)
+	}
+	return DataKey(name+".part"+strconv.Itoa(n), format, compression, encrypted)
+}
+
+// nameOfData returns the snapshot name a data object's key (of any part) belongs to.
 func nameOfData(key string) (string, bool) {
 	key, _ = strings.CutSuffix(key, ageSuffix)
 	key, _ = strings.CutSuffix(key, zstdSuffix)
-	if k, ok := strings.CutSuffix(key, sqlSuffix); ok {
-		return k, true
+	name, ok := strings.CutSuffix(key, sqlSuffix)
+	if !ok {
+		name, ok = strings.CutSuffix(key, dumpSuffix)
 	}
-	return strings.CutSuffix(key, dumpSuffix)
+	if i := strings.LastIndex(name, ".part"); ok && i > 0 {
+		if _, err := strconv.Atoi(name[i+len(".part"):]); err == nil {
+			name = name[:i]
+		}
+	}
+	return name, ok
 }
 
 // ofTarget reports whether key is one of target's snapshot objects: <target>-<time>[.<suffix>].

@@ -156,8 +156,10 @@ func (c *Catalog) deleteSnapshot(ctx context.Context, d *Destination, dl *destLi
 		c.o.Log.Info("snapshot leased while being deleted, kept", "snapshot", snap.Name, "destination", d.Name)
 		return "in use (leased while being deleted), deleted by a later prune", nil
 	}
-	if err := d.Store.Delete(ctx, snap.Data); err != nil {
-		return "", fmt.Errorf("delete snapshot %s: %w", snap.Name, d.Wrap(err))
+	for _, o := range snap.Objects() {
+		if err := d.Store.Delete(ctx, o.Data); err != nil {
+			return "", fmt.Errorf("delete snapshot %s: %w", snap.Name, d.Wrap(err))
+		}
 	}
 	for _, key := range []string{snap.Name + drillSuffix, snap.Name + checkSuffix, snap.Name + pinSuffix} {
 		if err := d.Store.Delete(ctx, key); err != nil {
@@ -259,16 +261,21 @@ func sweepIntent(ctx context.Context, d *Destination, dl *destListing, name stri
 		if !readRecord(ctx, d, name+intentSuffix, &rec, log) {
 			return
 		}
-		if n, ok := nameOfData(rec.Data); !ok || n != name || store.ValidKey(rec.Data) != nil {
-			log.Warn("intent record names no data object of its snapshot; left alone", "object", name+intentSuffix, "data", rec.Data)
-			return
-		}
-		if _, ok := dl.infos[rec.Data]; ok {
-			if err := d.Store.Delete(ctx, rec.Data); err != nil {
-				log.Warn("remove data object without manifest", "destination", d.Name, "object", rec.Data, "err", err)
+		for _, key := range rec.Data {
+			if n, ok := nameOfData(key); !ok || n != name || store.ValidKey(key) != nil {
+				log.Warn("intent record names no data object of its snapshot; left alone", "object", name+intentSuffix, "data", key)
 				return
 			}
-			log.Info("removed a crashed writer's data object without manifest", "destination", d.Name, "object", rec.Data)
+		}
+		for _, key := range rec.Data {
+			if _, ok := dl.infos[key]; !ok {
+				continue
+			}
+			if err := d.Store.Delete(ctx, key); err != nil {
+				log.Warn("remove data object without manifest", "destination", d.Name, "object", key, "err", err)
+				return
+			}
+			log.Info("removed a crashed writer's data object without manifest", "destination", d.Name, "object", key)
 		}
 	}
 	if err := d.Store.Delete(ctx, name+intentSuffix); err != nil {

@@ -153,12 +153,16 @@ func (c *Catalog) listOne(ctx context.Context, d *Destination, only string) (*de
 // missing or of another size than the manifest's (a listing shows it, nothing is read), or its
 // latest verification or drill found it damaged.
 func damage(snap Snapshot, infos map[string]store.Info) string {
-	in, ok := infos[snap.Data]
+	for _, o := range snap.Objects() {
+		in, ok := infos[o.Data]
+		switch {
+		case !ok:
+			return "data object " + o.Data + " is missing"
+		case in.Size != o.Size:
+			return fmt.Sprintf("data object %s has %d bytes, the manifest says %d", o.Data, in.Size, o.Size)
+		}
+	}
 	switch {
-	case !ok:
-		return "data object " + snap.Data + " is missing"
-	case in.Size != snap.Size:
-		return fmt.Sprintf("data object %s has %d bytes, the manifest says %d", snap.Data, in.Size, snap.Size)
 	case snap.Check != nil && !snap.Check.OK:
 		return "verification at " + snap.Check.At.UTC().Format("2006-01-02T15:04:05Z") + " failed: " + snap.Check.Error
 	case snap.Drill != nil && !snap.Drill.OK && snap.Drill.Damaged:

@@ -37,7 +37,7 @@ type pinRecord struct {
 // intentRecord is a writer's intent: the data object it is about to write.
 type intentRecord struct {
 	Snapshot string    `json:"snapshot"`
-	Data     string    `json:"data"`
+	Data     []string  `json:"data"` // every data object (part) it writes
 	Host     string    `json:"host"`
 	PID      int       `json:"pid"`
 	At       time.Time `json:"at"`

@@ -79,30 +79,49 @@ func (c *Catalog) Sync(ctx context.Context, gate Gate) ([]SyncCopy, error) {
 	return copies, errors.Join(errs...)
 }
 
-// copySnapshot copies snap (read from its source, under a lease) to d: intent, data checked on
-// the way, the gate, the manifest.
+// copySnapshot copies snap (read from its source, under a lease) to d: intent, each data
+// object checked on the way and passed through the gate, then the manifest.
 func (c *Catalog) copySnapshot(ctx context.Context, snap Snapshot, d *Destination, gate Gate) (err error) {
-	src := c.SourceOf(snap)
 	lease, err := c.Lease(ctx, snap, "sync")
 	if err != nil {
 		return err
 	}
 	defer lease.Release()
-	r, err := src.Store.Open(ctx, snap.Data)
-	if err != nil {
-		return src.Wrap(err)
+	var keys []string
+	for _, o := range snap.Objects() {
+		keys = append(keys, o.Data)
 	}
-	defer r.Close()
-	if err := c.CommitIntent(ctx, d, snap.Name, snap.Data); err != nil {
+	if err := c.CommitIntent(ctx, d, snap.Name, keys); err != nil {
 		return err
 	}
 	committed := false
 	defer func() {
 		if err != nil {
-			c.EndWrite(ctx, d, snap.Name, snap.Data, committed)
+			c.EndWrite(ctx, d, snap.Name, keys, committed)
 		}
 	}()
-	w, err := d.Store.Create(ctx, snap.Data)
+	for _, o := range snap.Objects() {
+		if err := c.copyObject(ctx, o, d, gate); err != nil {
+			return err
+		}
+		committed = true
+	}
+	if err := c.CommitManifest(ctx, d, snap); err != nil {
+		return err
+	}
+	c.EndWrite(ctx, d, snap.Name, keys, false)
+	return nil
+}
+
+// copyObject copies one data object of snap to d and passes it through gate.
+func (c *Catalog) copyObject(ctx context.Context, o Snapshot, d *Destination, gate Gate) error {
+	src := c.SourceOf(o)
+	r, err := src.Store.Open(ctx, o.Data)
+	if err != nil {
+		return src.Wrap(err)
+	}
+	defer r.Close()
+	w, err := d.Store.Create(ctx, o.Data)
 	if err != nil {
 		// ErrExists: a data object without manifest that no intent proved ours; left alone.
 		return d.Wrap(err)
@@ -116,21 +135,15 @@ func (c *Catalog) copySnapshot(ctx context.Context, snap Snapshot, d *Destinatio
 	if err != nil {
 		return fmt.Errorf("copy data: %w", err)
 	}
-	if why := codec.Mismatch(n, sum, snap.Size, snap.SHA256); why != "" {
-		return fmt.Errorf("source copy in %s: %w", src.Name, &CorruptError{Name: snap.Name, Reason: why})
+	if why := codec.Mismatch(n, sum, o.Size, o.SHA256); why != "" {
+		return fmt.Errorf("source copy in %s: %w", src.Name, &CorruptError{Name: o.Name, Reason: why})
 	}
 	if err := w.Commit(ctx); err != nil {
 		return d.Wrap(err)
 	}
-	committed = true
-	out := snap
-	out.src = d
-	if err := gate(ctx, out, d, w); err != nil {
+	o.src = d
+	if err := gate(ctx, o, d, w); err != nil {
 		return fmt.Errorf("commit gate: %w", err)
 	}
-	if err := c.CommitManifest(ctx, d, snap); err != nil {
-		return err
-	}
-	c.EndWrite(ctx, d, snap.Name, snap.Data, false)
 	return nil
 }

@@ -23,12 +23,12 @@ func (c *Catalog) CommitManifest(ctx context.Context, d *Destination, snap Snaps
 	return d.Wrap(commitObject(ctx, d.Store, ManifestKey(snap.Name), b))
 }
 
-// CommitIntent records in d, before the data object key is created there, that a writer is
-// about to write it for the snapshot name: the proof SweepTarget needs to remove the data
-// object should the writer die before its manifest. The caller holds the writer lock.
-func (c *Catalog) CommitIntent(ctx context.Context, d *Destination, name, key string) error {
+// CommitIntent records in d, before the data objects keys are created there, that a writer is
+// about to write them for the snapshot name: the proof SweepTarget needs to remove them should
+// the writer die before its manifest. The caller holds the writer lock.
+func (c *Catalog) CommitIntent(ctx context.Context, d *Destination, name string, keys []string) error {
 	host, _ := os.Hostname()
-	b, err := json.Marshal(intentRecord{Snapshot: name, Data: key, Host: host, PID: os.Getpid(), At: c.o.Now().UTC()})
+	b, err := json.Marshal(intentRecord{Snapshot: name, Data: keys, Host: host, PID: os.Getpid(), At: c.o.Now().UTC()})
 	if err != nil {
 		return err
 	}
@@ -40,16 +40,18 @@ func (c *Catalog) CommitIntent(ctx context.Context, d *Destination, name, key st
 	return d.Wrap(err)
 }
 
-// EndWrite removes the intent of name in d once its snapshot is committed or its data object
-// removed, also after ctx ended. With removeData the data object key goes first: the write
+// EndWrite removes the intent of name in d once its snapshot is committed or its data objects
+// removed, also after ctx ended. With removeData the data objects keys go first: the write
 // failed. Failures are logged; SweepTarget finishes the job.
-func (c *Catalog) EndWrite(ctx context.Context, d *Destination, name, key string, removeData bool) {
+func (c *Catalog) EndWrite(ctx context.Context, d *Destination, name string, keys []string, removeData bool) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if removeData {
-		if err := d.Store.Delete(cctx, key); err != nil {
-			c.o.Log.Warn("remove data object without manifest; the next run of the target removes it", "destination", d.Name, "object", key, "err", err)
-			return // the intent stays: it is the proof the next sweep needs
+		for _, key := range keys {
+			if err := d.Store.Delete(cctx, key); err != nil {
+				c.o.Log.Warn("remove data object without manifest; the next run of the target removes it", "destination", d.Name, "object", key, "err", err)
+				return // the intent stays: it is the proof the next sweep needs
+			}
 		}
 	}
 	if err := d.Store.Delete(cctx, name+intentSuffix); err != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 
 	"github.com/pgsnap/pgsnap/dump"
 	"github.com/pgsnap/pgsnap/internal/catalog"
@@ -165,7 +166,8 @@ type job struct {
 	snap    catalog.Snapshot
 	server  dump.Version
 	bin     dump.Binary
-	file    string // the decoded archive; "" with Stream
+	objs    []catalog.Snapshot // the snapshot's data objects (parts)
+	files   []string           // each one's decoded archive; none with Stream
 	props   properties
 	opts    Options
 	on      conninfo.Info // the server, through any database
@@ -175,16 +177,12 @@ type job struct {
 // prepare decodes and checks the snapshot (unless streaming), reads its database's properties,
 // and checks versions: everything that can fail before the server is touched.
 func (r *Restorer) prepare(ctx context.Context, snap catalog.Snapshot, on conninfo.Info, opts Options) (*job, error) {
-	j := &job{snap: snap, opts: opts, on: on, cleanup: func() {}}
-	var err error
-	if opts.Stream {
-		if snap.Encrypted {
-			if _, err := codec.Identities(r.cfg.AgeIdentityFile, snap.Name, snap.Recipients); err != nil {
-				return nil, err // before the target is touched
-			}
+	j := &job{snap: snap, objs: snap.Objects(), opts: opts, on: on}
+	var cleanups []func()
+	j.cleanup = func() {
+		for _, c := range cleanups {
+			c()
 		}
-	} else if j.file, j.cleanup, err = r.ArchiveFile(ctx, snap); err != nil {
-		return nil, err
 	}
 	ok := false
 	defer func() {
@@ -192,7 +190,27 @@ func (r *Restorer) prepare(ctx context.Context, snap catalog.Snapshot, on connin
 			j.cleanup()
 		}
 	}()
-	if j.props, err = r.properties(ctx, snap, j.file); err != nil {
+	if opts.Stream {
+		if snap.Encrypted {
+			if _, err := codec.Identities(r.cfg.AgeIdentityFile, snap.Name, snap.Recipients); err != nil {
+				return nil, err // before the target is touched
+			}
+		}
+	} else {
+		for _, o := range j.objs {
+			file, cleanup, err := r.ArchiveFile(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			j.files, cleanups = append(j.files, file), append(cleanups, cleanup)
+		}
+	}
+	first := ""
+	if len(j.files) > 0 {
+		first = j.files[0]
+	}
+	var err error
+	if j.props, err = r.properties(ctx, j.objs[0], first); err != nil {
 		return nil, err
 	}
 	if j.server, err = targetServerVersion(ctx, on); err != nil {
@@ -225,14 +243,8 @@ func (r *Restorer) intoScratch(ctx context.Context, j *job, kind string, res *Re
 		}
 	}()
 	into := j.on.With("dbname", scratch.Name)
-	r.log.Info("restoring into a scratch database", "snapshot", j.snap.Name, "scratch_database", scratch.Name, "pg_restore", j.bin.Path, "jobs", j.opts.Jobs)
-	ropts := dump.RestoreOptions{Conn: into, Binary: j.bin, Server: j.server, File: j.file, Jobs: j.opts.Jobs, NoOwner: j.opts.NoOwner, Logger: r.log}
-	if j.opts.Stream {
-		err = r.restoreStream(ctx, j.snap, ropts)
-	} else {
-		err = dump.Restore(ctx, ropts)
-	}
-	if err != nil {
+	r.log.Info("restoring into a scratch database", "snapshot", j.snap.Name, "scratch_database", scratch.Name, "pg_restore", j.bin.Path, "jobs", j.opts.Jobs, "parts", len(j.objs))
+	if err := r.restoreParts(ctx, j, into); err != nil {
 		return fmt.Errorf("restore %s: %w", j.snap.Name, err)
 	}
 	if res.Tables, res.Rows, err = r.prove(ctx, j.snap, into, j.opts.Jobs); err != nil {
@@ -289,6 +301,56 @@ func (r *Restorer) prove(ctx context.Context, snap catalog.Snapshot, db conninfo
 		rows += n
 	}
 	return len(got), rows, nil
+}
+
+// restoreParts runs pg_restore into db: once for a snapshot of one part; for several, the
+// schema before the data from the first part, then the data of every part at once (the jobs
+// shared between them), then indexes, constraints and the rest from the first part.
+func (r *Restorer) restoreParts(ctx context.Context, j *job, db conninfo.Info) error {
+	run := func(ctx context.Context, k int, o dump.RestoreOptions) error {
+		o.Conn, o.Binary, o.Server, o.NoOwner, o.Logger = db, j.bin, j.server, j.opts.NoOwner, r.log
+		if j.opts.Stream {
+			o.Jobs = 1
+			return r.restoreStream(ctx, j.objs[k], o)
+		}
+		o.File = j.files[k]
+		return dump.Restore(ctx, o)
+	}
+	if len(j.objs) == 1 {
+		return run(ctx, 0, dump.RestoreOptions{Jobs: j.opts.Jobs})
+	}
+	if err := run(ctx, 0, dump.RestoreOptions{Jobs: 1, Section: "pre-data"}); err != nil {
+		return fmt.Errorf("part 1, before the data: %w", err)
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(j.objs))
+	var wg sync.WaitGroup
+	for k := range j.objs {
+		o := dump.RestoreOptions{Jobs: max(1, j.opts.Jobs/len(j.objs)), Section: "data", DataOnly: k > 0}
+		if k > 0 {
+			o.Section = ""
+		}
+		wg.Go(func() {
+			if errs[k] = run(dctx, k, o); errs[k] != nil {
+				errs[k] = fmt.Errorf("part %d, data: %w", k+1, errs[k])
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && (ctx.Err() != nil || !errors.Is(err, context.Canceled)) {
+			return err
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := run(ctx, 0, dump.RestoreOptions{Jobs: j.opts.Jobs, Section: "post-data"}); err != nil {
+		return fmt.Errorf("part 1, after the data: %w", err)
+	}
+	return nil
 }
 
 // ErrRowsDiffer marks a restore whose tables do not hold the manifest's row counts.

@@ -122,6 +122,10 @@ type Config struct {
 	DumpSchemas, DumpExcludeSchemas, DumpTables, DumpExcludeTables []string
 	// MaxConcurrent bounds the dumps a Fleet runs at once (SNAPSHOT_MAX_CONCURRENT, default 1).
 	MaxConcurrent int
+	// DumpJobs is how many pg_dump streams take one snapshot (SNAPSHOT_DUMP_JOBS, default 1):
+	// they share one exported snapshot, each takes a share of the tables by size, and each is
+	// stored as a part of the snapshot.
+	DumpJobs int
 }
 
 // Default returns the configuration used when no setting is given.
@@ -141,6 +145,7 @@ func Default() Config {
 		StaleAfter:      time.Hour,
 		WebhookOn:       []string{"failure", "recovery"},
 		MaxConcurrent:   1,
+		DumpJobs:        1,
 	}
 }
 
@@ -237,6 +242,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := codec.ParseCompression(c.Compression); err != nil {
 		bad("SNAPSHOT_COMPRESSION", c.Compression, err.Error())
+	}
+	if c.DumpJobs < 0 || c.DumpJobs > 64 {
+		bad("SNAPSHOT_DUMP_JOBS", strconv.Itoa(c.DumpJobs), "not a whole number from 1 to 64")
 	}
 	if c.CompressionThreads < 0 || c.CompressionThreads > maxThreads {
 		bad("SNAPSHOT_COMPRESSION_THREADS", strconv.Itoa(c.CompressionThreads), "not a whole number from 0 to 256")

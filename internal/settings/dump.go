@@ -17,6 +17,19 @@ var dumpSettings = []Setting{
 	patternSetting("SNAPSHOT_PG_DUMP_EXCLUDE_TABLES", "pg-dump-exclude-tables", "--exclude-table", "leave these tables out",
 		func(c *Config, p []string) { c.DumpExcludeTables = p }),
 	{
+		Env: "SNAPSHOT_DUMP_JOBS", Flag: "dump-jobs", Default: "1",
+		Want: "a whole number from 1 to 64",
+		Doc:  "pg_dump streams of one snapshot, sharing one exported snapshot, its tables split by size",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 64 || strings.TrimSpace(v) != v {
+				return errors.New("not a whole number from 1 to 64")
+			}
+			c.DumpJobs = n
+			return nil
+		},
+	},
+	{
 		Env: "SNAPSHOT_MAX_CONCURRENT", Flag: "max-concurrent", Default: "1",
 		Want: "a whole number from 1 to 64",
 		Doc:  "dumps one pgsnap runs at once, over all its targets",

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/pgsnap/pgsnap/dump"
@@ -92,7 +93,16 @@ func (v *Verifier) Verify(ctx context.Context, snap catalog.Snapshot, opts Optio
 }
 
 func (v *Verifier) verify(ctx context.Context, snap catalog.Snapshot, opts Options, r *Result) error {
-	err := v.quick(ctx, snap, r)
+	var err error
+	for i, o := range snap.Objects() {
+		ri := r
+		if i > 0 {
+			ri = &Result{} // each part passes the same checks; they are listed once
+		}
+		if err = v.quick(ctx, o, ri); err != nil {
+			break
+		}
+	}
 	if snap.Format == catalog.FormatGlobals {
 		return err // SQL of roles and tablespaces: quick reads all of it; there is nothing to drill
 	}
@@ -198,38 +208,59 @@ func (v *Verifier) toc(ctx context.Context, snap catalog.Snapshot, r *Result) er
 	return nil
 }
 
-// full streams the decoded archive through pg_restore into /dev/null, which reads every data
-// block, and recounts the rows on the way to compare them with the manifest.
+// full streams each decoded archive of the snapshot through pg_restore into /dev/null, which
+// reads every data block, and recounts the rows on the way to compare them with the manifest.
 func (v *Verifier) full(ctx context.Context, snap catalog.Snapshot, r *Result) error {
 	r.Checks = append(r.Checks, CheckData)
-	bin, a, err := v.archive(ctx, snap)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	counter := archive.NewCounter()
-	if err := dump.ReadAll(ctx, bin, io.TeeReader(a, counter), v.log); err != nil {
-		if ctx.Err() != nil {
+	got := map[string]int64{}
+	var countErr error
+	for _, o := range snap.Objects() {
+		rows, err := v.readAll(ctx, o)
+		if err != nil {
 			return err
 		}
-		return &catalog.CorruptError{Name: snap.Name, Reason: fmt.Sprintf("archive data unreadable: %v", err)}
-	}
-	// pg_restore may stop reading right after the last block; the counter wants the end too.
-	if _, err := io.Copy(counter, a); err != nil {
-		return &catalog.CorruptError{Name: snap.Name, Reason: fmt.Sprintf("decode: %v", err)}
+		if rows == nil {
+			countErr = errors.New("no row counts")
+		}
+		maps.Copy(got, rows)
 	}
 	if snap.Rows == nil {
 		return nil
 	}
 	r.Checks = append(r.Checks, CheckRows)
-	got, err := catalog.CountedRows(counter)
-	if err != nil {
-		return &catalog.CorruptError{Name: snap.Name, Reason: fmt.Sprintf("recount rows: %v", err)}
+	if countErr != nil {
+		return &catalog.CorruptError{Name: snap.Name, Reason: fmt.Sprintf("recount rows: %v", countErr)}
 	}
 	if diff := restore.RowDiff(snap.Rows, got); diff != "" {
 		return &catalog.CorruptError{Name: snap.Name, Reason: "row counts differ from the manifest: " + diff}
 	}
 	return nil
+}
+
+// readAll has pg_restore read every data block of one data object, and recounts its rows (nil
+// when they cannot be counted).
+func (v *Verifier) readAll(ctx context.Context, o catalog.Snapshot) (map[string]int64, error) {
+	bin, a, err := v.archive(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	counter := archive.NewCounter()
+	if err := dump.ReadAll(ctx, bin, io.TeeReader(a, counter), v.log); err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, &catalog.CorruptError{Name: o.Name, Reason: fmt.Sprintf("%s: archive data unreadable: %v", o.Data, err)}
+	}
+	// pg_restore may stop reading right after the last block; the counter wants the end too.
+	if _, err := io.Copy(counter, a); err != nil {
+		return nil, &catalog.CorruptError{Name: o.Name, Reason: fmt.Sprintf("%s: decode: %v", o.Data, err)}
+	}
+	rows, err := catalog.CountedRows(counter)
+	if err != nil {
+		return nil, nil // full decides whether counts were needed
+	}
+	return rows, nil
 }
 
 // archive finds a pg_restore able to read the snapshot's archive and opens the decoded archive

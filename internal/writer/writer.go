@@ -89,7 +89,17 @@ func (w *Writer) Snapshot(ctx context.Context, info conninfo.Info, name string, 
 		return catalog.Snapshot{}, err
 	}
 	log.Debug("dumping", "pg_dump", bin.Path, "pg_dump_version", bin.Version.String(), "server_version", server.String())
-	a, err := w.Begin(ctx, name, catalog.FormatCustom)
+	if w.cfg.DumpJobs > 1 {
+		p, err := w.plan(ctx, info, w.cfg.DumpJobs, log)
+		if err != nil {
+			return catalog.Snapshot{}, err
+		}
+		if p != nil {
+			defer p.release()
+			return w.snapshotParts(ctx, info, name, started, slot, bin, server, p)
+		}
+	}
+	a, err := w.Begin(ctx, name, catalog.FormatCustom, 1)
 	if err != nil {
 		return catalog.Snapshot{}, err
 	}
@@ -135,7 +145,7 @@ func (w *Writer) Globals(ctx context.Context, info conninfo.Info, name string, s
 	if err != nil {
 		return catalog.Snapshot{}, err
 	}
-	a, err := w.Begin(ctx, name, catalog.FormatGlobals)
+	a, err := w.Begin(ctx, name, catalog.FormatGlobals, 1)
 	if err != nil {
 		return catalog.Snapshot{}, err
 	}
