@@ -118,6 +118,11 @@ func (sh *Shelf) status(st Stats, alive bool, snaps []Snapshot, listErr error) h
 		LastDuration: st.LastDuration, LastSize: st.LastSize, DumpBytesPerSecond: st.DumpBytesPerSecond,
 		Attempts: st.Attempts, Retries: st.Retries, Failures: st.Failures,
 		DrillsPassed: st.DrillsPassed, DrillsFailed: st.DrillsFailed,
+		ShrinkEvents: st.ShrinkEvents,
+	}
+	for _, sh := range st.Shrinks {
+		t.Shrinks = append(t.Shrinks, httpapi.Shrink{Table: sh.Table, Before: sh.Before, After: sh.After,
+			Vanished: sh.Vanished, Previous: sh.Previous, Latest: sh.Snapshot, At: sh.At})
 	}
 	if st.LastFailure.After(st.LastSuccess) {
 		t.LastError = st.LastError // not recovered since

@@ -196,6 +196,7 @@ func (s *Scheduler) countSkipped(slot time.Time) {
 // destination that missed one.
 func (s *Scheduler) retain(ctx context.Context, snap Snapshot) {
 	defer s.listed.invalidate()
+	s.canary(ctx, snap) // before retention: the snapshot from before a loss must survive it
 	if _, err := s.Prune(ctx, false); err != nil && ctx.Err() == nil {
 		s.log.Error("retention failed", "err", err)
 	}

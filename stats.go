@@ -3,6 +3,7 @@ package pgsnap
 import (
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,10 @@ type Stats struct {
 	LastDrill          *Drill // the newest restore drill; nil when none ran
 	// SlotsSkipped counts slots that passed while the snapshot of an earlier one still ran.
 	SlotsSkipped int64
+	// ShrinkEvents counts tables that lost more than SNAPSHOT_SHRINK_ALERT of their rows, or
+	// vanished, between two snapshots; Shrinks are the newest ten.
+	ShrinkEvents int64
+	Shrinks      []Shrink
 }
 
 // stats guards Stats for concurrent use.
@@ -91,6 +96,19 @@ func failureReason(err error) string {
 	return "other"
 }
 
+// maxShrinks is how many shrink events Stats keeps.
+const maxShrinks = 10
+
+func (st *stats) shrunk(sh Shrink) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.s.ShrinkEvents++
+	st.s.Shrinks = append([]Shrink{sh}, st.s.Shrinks...)
+	if len(st.s.Shrinks) > maxShrinks {
+		st.s.Shrinks = st.s.Shrinks[:maxShrinks]
+	}
+}
+
 func (st *stats) skipped(n int) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -124,6 +142,7 @@ func (st *stats) snapshot() Stats {
 	out := st.s
 	out.DestinationFailures = maps.Clone(out.DestinationFailures)
 	out.Failures = maps.Clone(out.Failures)
+	out.Shrinks = slices.Clone(out.Shrinks)
 	if out.LastDrill != nil {
 		d := *out.LastDrill
 		out.LastDrill = &d

@@ -23,7 +23,7 @@ type descs struct {
 	attempts, retries, failures                         *prometheus.Desc
 	nextSlot, dumpRate, fresh, limit, running           *prometheus.Desc
 	snapshots, storedBytes, destFailures, incomplete    *prometheus.Desc
-	drillSuccess, drillTimestamp, drillDuration, drills *prometheus.Desc
+	drillSuccess, drillTimestamp, drillDuration, drills, shrinks *prometheus.Desc
 }
 
 func newCollector(status func(ctx context.Context) (Status, error), log *slog.Logger, timeout time.Duration) *collector {
@@ -57,6 +57,7 @@ func newCollector(status func(ctx context.Context) (Status, error), log *slog.Lo
 		drillTimestamp: d("drill_timestamp_seconds", "Unix time the newest restore drill finished; absent before the first drill.", t),
 		drillDuration:  d("drill_duration_seconds", "Duration of the newest restore drill; absent before the first drill.", t),
 		drills:         d("drills_total", "Restore drills since start by result (passed, failed).", []string{"target", "result"}),
+		shrinks:        d("table_shrink_events_total", "Tables that lost more than SNAPSHOT_SHRINK_ALERT of their rows, or vanished, between two snapshots, since start.", t),
 	}}
 }
 
@@ -66,7 +67,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.d.up, c.d.buildInfo, c.d.lastSuccess, c.d.lastFailure, c.d.lastDuration, c.d.lastSize,
 		c.d.attempts, c.d.retries, c.d.failures, c.d.nextSlot, c.d.dumpRate, c.d.fresh, c.d.limit,
 		c.d.running, c.d.snapshots, c.d.storedBytes, c.d.destFailures, c.d.incomplete,
-		c.d.drillSuccess, c.d.drillTimestamp, c.d.drillDuration, c.d.drills,
+		c.d.drillSuccess, c.d.drillTimestamp, c.d.drillDuration, c.d.drills, c.d.shrinks,
 	} {
 		ch <- d
 	}
@@ -134,6 +135,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		e.counter(c.d.drills, float64(t.DrillsPassed), n, "passed")
 		e.counter(c.d.drills, float64(t.DrillsFailed), n, "failed")
+		e.counter(c.d.shrinks, float64(t.ShrinkEvents), n)
 	}
 }
 

@@ -55,6 +55,21 @@ type Target struct {
 	Drill        *Drill // the newest restore drill; nil when none ran
 	DrillsPassed int64  // restore drills that passed since start
 	DrillsFailed int64  // restore drills that failed since start
+
+	// ShrinkEvents counts the tables found to have lost much of their rows (or vanished)
+	// between two snapshots since start; Shrinks are the newest of them.
+	ShrinkEvents int64
+	Shrinks      []Shrink
+}
+
+// Shrink is a table that lost more than SNAPSHOT_SHRINK_ALERT of its rows between two
+// snapshots, or vanished; the earlier snapshot is pinned.
+type Shrink struct {
+	Table            string
+	Before, After    int64
+	Vanished         bool
+	Previous, Latest string
+	At               time.Time
 }
 
 // Snapshot is one committed snapshot as the page lists it.

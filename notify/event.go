@@ -13,7 +13,7 @@
 //
 //	Content-Type: application/json
 //	User-Agent: pgsnap
-//	X-Pgsnap-Event: failure | recovery | success
+//	X-Pgsnap-Event: failure | recovery | success | shrink
 //	X-Pgsnap-Delivery: <Event.ID>             (the same on every retry: deduplicate on it)
 //	X-Pgsnap-Timestamp: <unix seconds>         (when a Secret is set; new on each attempt)
 //	X-Pgsnap-Signature: sha256=<hex>           (when a Secret is set)
@@ -39,6 +39,7 @@ const (
 	KindFailure  = "failure"  // an attempt failed
 	KindRecovery = "recovery" // an attempt succeeded after one or more failed
 	KindSuccess  = "success"  // an attempt succeeded
+	KindShrink   = "shrink"   // a table lost much of its rows between two snapshots
 )
 
 // Event is one notification. Its JSON encoding is the webhook body; the field names (in the
@@ -69,6 +70,14 @@ type Event struct {
 	Failures int `json:"failures,omitempty"`
 	// FailingSince is when the streak's first failure happened. Set by Outcome.
 	FailingSince time.Time `json:"failing_since,omitzero"`
+	// Table, RowsBefore and RowsAfter describe a shrink: the table ("schema"."table") and its
+	// row counts in the Previous snapshot and in Snapshot (0 after, with Vanished, when the
+	// table is gone).
+	Table      string `json:"table,omitempty"`
+	RowsBefore *int64 `json:"rows_before,omitempty"`
+	RowsAfter  *int64 `json:"rows_after,omitempty"`
+	Vanished   bool   `json:"vanished,omitempty"`
+	Previous   string `json:"previous,omitempty"`
 	// Text is a one-line summary for people. Chat services that read a "text" field (Slack,
 	// Mattermost, Rocket.Chat incoming webhooks) show it as the message. Set by Notify when
 	// empty.
@@ -125,6 +134,19 @@ func (e Event) summary() string {
 		s = fmt.Sprintf("pgsnap: snapshot of %s committed", e.Target)
 		if e.Snapshot != "" {
 			s += ": " + e.Snapshot
+		}
+	case KindShrink:
+		before, after := int64(0), int64(0)
+		if e.RowsBefore != nil {
+			before = *e.RowsBefore
+		}
+		if e.RowsAfter != nil {
+			after = *e.RowsAfter
+		}
+		if e.Vanished {
+			s = fmt.Sprintf("pgsnap: table %s of %s vanished (it had %d rows in %s, none in %s); %s is pinned", e.Table, e.Target, before, e.Previous, e.Snapshot, e.Previous)
+		} else {
+			s = fmt.Sprintf("pgsnap: table %s of %s shrank from %d to %d rows between %s and %s; %s is pinned", e.Table, e.Target, before, after, e.Previous, e.Snapshot, e.Previous)
 		}
 	default:
 		s = fmt.Sprintf("pgsnap: %s event for %s", e.Kind, e.Target)

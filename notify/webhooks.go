@@ -111,14 +111,14 @@ func NewWebhooks(o Options) (*Webhooks, error) {
 	}
 	on := o.On
 	if len(on) == 0 {
-		on = []string{KindFailure, KindRecovery}
+		on = []string{KindFailure, KindRecovery, KindShrink}
 	}
 	for _, k := range on {
 		switch k {
-		case KindFailure, KindRecovery, KindSuccess:
+		case KindFailure, KindRecovery, KindSuccess, KindShrink:
 			w.on[k] = true
 		default:
-			errs = append(errs, fmt.Errorf("webhooks: unknown event kind %q (want failure, recovery or success)", k))
+			errs = append(errs, fmt.Errorf("webhooks: unknown event kind %q (want failure, recovery, success or shrink)", k))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -113,6 +113,12 @@ type Config struct {
 	WebhookURLs   []string
 	WebhookOn     []string
 	WebhookSecret string
+	// ShrinkAlert is the share of its rows, in percent, a table may lose between two
+	// snapshots before pgsnap alerts and pins the earlier one (SNAPSHOT_SHRINK_ALERT, default
+	// 50; 0 is off). Tables below ShrinkMinRows rows in the earlier snapshot are ignored
+	// (SNAPSHOT_SHRINK_MIN_ROWS, default 1000).
+	ShrinkAlert   int
+	ShrinkMinRows int64
 	// PingURL is a dead man's switch pinged at start (/start), success and failure (/fail)
 	// of every snapshot (SNAPSHOT_PING_URL).
 	PingURL string
@@ -143,7 +149,9 @@ func Default() Config {
 		MinKeep:         1,
 		HTTPAddr:        "127.0.0.1:9187",
 		StaleAfter:      time.Hour,
-		WebhookOn:       []string{"failure", "recovery"},
+		WebhookOn:       []string{"failure", "recovery", "shrink"},
+		ShrinkAlert:     50,
+		ShrinkMinRows:   1000,
 		MaxConcurrent:   1,
 		DumpJobs:        1,
 	}

@@ -41,7 +41,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Schedule: schedule.Daily{Hour: 3}, Retention: 7,
 		Timeout: 6 * time.Hour, LockWaitTimeout: 5 * time.Minute, Verify: VerifyQuick, DrillSchedule: DrillOff,
 		Compression: codec.Zstd, CatchUp: CatchUpOnce, CatchUpWindow: 24 * time.Hour, MinKeep: 1,
-		HTTPAddr: "127.0.0.1:9187", StaleAfter: time.Hour, WebhookOn: []string{"failure", "recovery"}, MaxConcurrent: 1, DumpJobs: 1,
+		HTTPAddr: "127.0.0.1:9187", StaleAfter: time.Hour, WebhookOn: []string{"failure", "recovery", "shrink"}, ShrinkAlert: 50, ShrinkMinRows: 1000, MaxConcurrent: 1, DumpJobs: 1,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -78,7 +78,7 @@ func TestLoadConfigValues(t *testing.T) {
 		Verify: VerifyFull, DrillSchedule: DrillWeekly, DrillURL: "postgres://drill:pw@scratch/postgres", TempDir: "/var/tmp/pgsnap",
 		Compression: "zstd:7", CompressionThreads: 3, AgeRecipients: []string{testRecipient, testSSHRecipient},
 		AgeIdentityFile: "/etc/pgsnap/age.key", CatchUp: CatchUpOnce, CatchUpWindow: 24 * time.Hour, MinKeep: 1,
-		HTTPAddr: "127.0.0.1:9187", StaleAfter: time.Hour, WebhookOn: []string{"failure", "recovery"}, MaxConcurrent: 1, DumpJobs: 1,
+		HTTPAddr: "127.0.0.1:9187", StaleAfter: time.Hour, WebhookOn: []string{"failure", "recovery", "shrink"}, ShrinkAlert: 50, ShrinkMinRows: 1000, MaxConcurrent: 1, DumpJobs: 1,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

@@ -68,19 +68,49 @@ var opsSettings = []Setting{
 		},
 	},
 	{
-		Env: "SNAPSHOT_WEBHOOK_ON", Flag: "webhook-on", Default: "failure,recovery",
-		Want: "a comma-separated subset of failure, recovery, success",
+		Env: "SNAPSHOT_WEBHOOK_ON", Flag: "webhook-on", Default: "failure,recovery,shrink",
+		Want: "a comma-separated subset of failure, recovery, success, shrink",
 		Doc:  "which outcomes are posted to SNAPSHOT_WEBHOOK_URL",
 		set: func(c *Config, v string) error {
 			var kinds []string
 			for _, k := range strings.Split(v, ",") {
 				k = strings.TrimSpace(k)
-				if k != notify.KindFailure && k != notify.KindRecovery && k != notify.KindSuccess {
-					return errors.New("not a subset of failure, recovery, success")
+				if k != notify.KindFailure && k != notify.KindRecovery && k != notify.KindSuccess && k != notify.KindShrink {
+					return errors.New("not a subset of failure, recovery, success, shrink")
 				}
 				kinds = append(kinds, k)
 			}
 			c.WebhookOn = kinds
+			return nil
+		},
+	},
+	{
+		Env: "SNAPSHOT_SHRINK_ALERT", Flag: "shrink-alert", Default: "50",
+		Want: "a percentage from 1 to 100, or off",
+		Doc:  "after each snapshot, alert (and pin the previous snapshot) when a table lost more than this share of its rows, or vanished",
+		set: func(c *Config, v string) error {
+			if v == "off" {
+				c.ShrinkAlert = 0
+				return nil
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100 || strings.TrimSpace(v) != v {
+				return errors.New("not a percentage from 1 to 100, or off")
+			}
+			c.ShrinkAlert = n
+			return nil
+		},
+	},
+	{
+		Env: "SNAPSHOT_SHRINK_MIN_ROWS", Flag: "shrink-min-rows", Default: "1000",
+		Want: "a whole number ≥ 0",
+		Doc:  "tables with fewer rows in the previous snapshot never raise a shrink alert",
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 || strings.TrimSpace(v) != v || strings.HasPrefix(v, "+") {
+				return errors.New("not a whole number ≥ 0")
+			}
+			c.ShrinkMinRows = n
 			return nil
 		},
 	},
