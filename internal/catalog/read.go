@@ -17,6 +17,9 @@ import (
 	"github.com/pgsnap/pgsnap/store"
 )
 
+// copyBuffer is the size of the reads and writes Copy makes.
+const copyBuffer = 1 << 20
+
 // maxManifestSize bounds how much of an object named like a manifest or a record is read.
 const maxManifestSize = 1 << 20
 
@@ -299,7 +302,8 @@ func (c *Catalog) Copy(ctx context.Context, snap Snapshot, dec Decode, w io.Writ
 		return err
 	}
 	defer r.Close()
-	_, err = io.Copy(writeTagger{w}, r)
+	// Large reads and writes: a decoded archive is gigabytes, passed in few system calls.
+	_, err = io.CopyBuffer(writeTagger{w}, struct{ io.Reader }{r}, make([]byte, copyBuffer))
 	if we, ok := errors.AsType[*writeError](err); ok {
 		return we.err
 	}
