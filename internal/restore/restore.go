@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/pgsnap/pgsnap/dump"
 	"github.com/pgsnap/pgsnap/internal/catalog"
@@ -168,6 +169,7 @@ type job struct {
 	bin     dump.Binary
 	objs    []catalog.Snapshot // the snapshot's data objects (parts)
 	files   []string           // each one's decoded archive; none with Stream
+	decoded time.Duration      // how long decoding took
 	props   properties
 	opts    Options
 	on      conninfo.Info // the server, through any database
@@ -197,6 +199,8 @@ func (r *Restorer) prepare(ctx context.Context, snap catalog.Snapshot, on connin
 			}
 		}
 	} else {
+		start := time.Now()
+		defer func() { j.decoded = time.Since(start) }()
 		for _, o := range j.objs {
 			file, cleanup, err := r.ArchiveFile(ctx, o)
 			if err != nil {
@@ -244,15 +248,32 @@ func (r *Restorer) intoScratch(ctx context.Context, j *job, kind string, res *Re
 	}()
 	into := j.on.With("dbname", scratch.Name)
 	r.log.Info("restoring into a scratch database", "snapshot", j.snap.Name, "scratch_database", scratch.Name, "pg_restore", j.bin.Path, "jobs", j.opts.Jobs, "parts", len(j.objs))
+	stages := []any{"decode", j.decoded.Round(time.Millisecond)}
+	defer func() {
+		if err == nil {
+			r.log.Info("restore stages", stages...)
+		}
+	}()
+	step := func(name string, start time.Time) {
+		stages = append(stages, name, time.Since(start).Round(time.Millisecond))
+	}
+	start := time.Now()
 	if err := r.restoreParts(ctx, j, into); err != nil {
 		return fmt.Errorf("restore %s: %w", j.snap.Name, err)
 	}
+	step("pg_restore", start)
+	start = time.Now()
 	if res.Tables, res.Rows, err = r.prove(ctx, j.snap, into, j.opts.Jobs); err != nil {
 		return fmt.Errorf("restore %s: %w", j.snap.Name, err)
 	}
+	step("row_counts", start)
+	start = time.Now()
 	if err := j.props.apply(ctx, scratch.Conn(), scratch.Name, j.opts.NoOwner); err != nil {
 		return fmt.Errorf("restore %s: %w", j.snap.Name, err)
 	}
+	step("properties", start)
+	start = time.Now()
+	defer step("swap", start)
 	if err := done(scratch); err != nil {
 		return err
 	}
