@@ -2,6 +2,7 @@
 # Installs the outside tools the tests use, when missing:
 #   - zstd and age (Debian packages): the tests decode stored snapshots with the standard tools;
 #   - chromium (Debian package): the status page is tested in a real headless browser;
+#   - strace (Debian package): the durability-order test (T4) reads pgsnap's syscall trace;
 #   - versitygw (pinned, built with go install into a cache): the S3-compatible server the S3
 #     store's tests run against on loopback.
 # Prints the versitygw path on its last line. Needs root (or sudo) for apt-get.
@@ -12,6 +13,7 @@ pkgs=()
 command -v zstd >/dev/null || pkgs+=(zstd)
 command -v age >/dev/null || pkgs+=(age)
 command -v chromium >/dev/null || pkgs+=(chromium)
+command -v strace >/dev/null || pkgs+=(strace)
 if [ "${#pkgs[@]}" -gt 0 ]; then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgsnap/pgsnap/internal/failpoint"
 	"github.com/pgsnap/pgsnap/internal/settings"
 	"github.com/pgsnap/pgsnap/retention"
 	"github.com/pgsnap/pgsnap/store"
@@ -138,6 +139,7 @@ func (c *Catalog) deleteSnapshot(ctx context.Context, d *Destination, dl *destLi
 	if err := d.Store.Delete(ctx, ManifestKey(snap.Name)); err != nil {
 		return "", fmt.Errorf("delete snapshot %s: %w", snap.Name, d.Wrap(err))
 	}
+	failpoint.Hit("prune-after-manifest-delete") // T3: a crash in the middle of a retention delete
 	// A reader that found the manifest before it went holds a lease by now: look again.
 	infos, err := d.Store.List(ctx)
 	if err != nil {

@@ -144,9 +144,14 @@ func (w *writer) Commit(ctx context.Context) (err error) {
 	if err := w.buf.Flush(); err != nil {
 		return err
 	}
+	// Crash points of the fault tests (T3). Data objects, manifests and intent records all
+	// commit here, so each name ends in the key's last extension to strike one kind only:
+	// commit-before-fsync.zst is a zstd data object's, commit-before-fsync.json a manifest's.
+	failpoint.Hit("commit-before-fsync"+filepath.Ext(w.final), w.tmp)
 	if err := w.f.Sync(); err != nil {
 		return err
 	}
+	failpoint.Hit("commit-before-rename"+filepath.Ext(w.final), w.tmp)
 	if err := renameNoReplace(w.tmp, w.final); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("commit %s: %w", w.final, store.ErrExists)
@@ -156,6 +161,7 @@ func (w *writer) Commit(ctx context.Context) (err error) {
 	// The object is now visible under its key. Only the directory fsync makes the rename durable;
 	// if it fails the caller must not build on the object (a manifest naming it could outlive it
 	// in a power cut), so the object is taken back.
+	failpoint.Hit("commit-before-dir-fsync"+filepath.Ext(w.final), w.final)
 	if err := syncDir(w.dir); err != nil {
 		_ = os.Remove(w.final)
 		return fmt.Errorf("commit %s: %w", w.final, err)
