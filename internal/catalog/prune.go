@@ -136,13 +136,24 @@ func (c *Catalog) deleteSnapshot(ctx context.Context, d *Destination, dl *destLi
 		c.o.Log.Info("snapshot in use by another process, not deleted", "snapshot", snap.Name, "destination", d.Name)
 		return "in use (leased by a restore, verify, drill or sync), deleted by a later prune", nil
 	}
+	// An intent record names the data objects: should this process die between the manifest
+	// and the data, SweepTarget (under the writer lock) finishes the delete.
+	var keys []string
+	for _, o := range snap.Objects() {
+		keys = append(keys, o.Data)
+	}
+	if err := c.CommitIntent(ctx, d, snap.Name, keys); err != nil && !errors.Is(err, store.ErrExists) {
+		return "", fmt.Errorf("delete snapshot %s: %w", snap.Name, err)
+	}
 	if err := d.Store.Delete(ctx, ManifestKey(snap.Name)); err != nil {
+		c.EndWrite(ctx, d, snap.Name, keys, false)
 		return "", fmt.Errorf("delete snapshot %s: %w", snap.Name, d.Wrap(err))
 	}
 	failpoint.Hit("prune-after-manifest-delete") // T3: a crash in the middle of a retention delete
 	// A reader that found the manifest before it went holds a lease by now: look again.
 	infos, err := d.Store.List(ctx)
 	if err != nil {
+		defer c.EndWrite(ctx, d, snap.Name, keys, false)
 		return restoreManifest(ctx, d, snap, fmt.Errorf("delete snapshot %s: look for leases: %w", snap.Name, d.Wrap(err)))
 	}
 	var leases []store.Info
@@ -155,6 +166,7 @@ func (c *Catalog) deleteSnapshot(ctx context.Context, d *Destination, dl *destLi
 		if _, err := restoreManifest(ctx, d, snap, nil); err != nil {
 			return "", err
 		}
+		c.EndWrite(ctx, d, snap.Name, keys, false)
 		c.o.Log.Info("snapshot leased while being deleted, kept", "snapshot", snap.Name, "destination", d.Name)
 		return "in use (leased while being deleted), deleted by a later prune", nil
 	}
@@ -163,13 +175,19 @@ func (c *Catalog) deleteSnapshot(ctx context.Context, d *Destination, dl *destLi
 			return "", fmt.Errorf("delete snapshot %s: %w", snap.Name, d.Wrap(err))
 		}
 	}
-	for _, key := range []string{snap.Name + drillSuffix, snap.Name + checkSuffix, snap.Name + pinSuffix} {
-		if err := d.Store.Delete(ctx, key); err != nil {
-			c.o.Log.Warn("delete record", "object", key, "destination", d.Name, "err", err)
-		}
-	}
+	deleteRecords(ctx, d, snap.Name, c.o.Log)
+	c.EndWrite(ctx, d, snap.Name, keys, false)
 	c.o.Log.Info("snapshot deleted", "snapshot", snap.Name, "destination", d.Name)
 	return "", nil
+}
+
+// deleteRecords removes the records beside a deleted snapshot: drill, check, pin.
+func deleteRecords(ctx context.Context, d *Destination, name string, log *slog.Logger) {
+	for _, key := range []string{name + drillSuffix, name + checkSuffix, name + pinSuffix} {
+		if err := d.Store.Delete(ctx, key); err != nil {
+			log.Warn("delete record", "object", key, "destination", d.Name, "err", err)
+		}
+	}
 }
 
 // restoreManifest puts a deleted manifest back, byte for byte, and returns cause.
@@ -250,14 +268,17 @@ func (c *Catalog) SweepTarget(ctx context.Context) {
 			if target, _, err := ParseName(name); err != nil || target != c.o.Target {
 				continue
 			}
-			sweepIntent(ctx, d, dl, name, c.o.Log)
+			sweepIntent(ctx, d, dl, name, c.o.Now(), c.o.Log)
 		}
 	}
 }
 
 // sweepIntent finishes a dead writer's snapshot name in d: a committed one keeps everything
 // but the intent; otherwise the data object the intent names goes too.
-func sweepIntent(ctx context.Context, d *Destination, dl *destListing, name string, log *slog.Logger) {
+func sweepIntent(ctx context.Context, d *Destination, dl *destListing, name string, now time.Time, log *slog.Logger) {
+	if liveLease(dl.leases[name], now) {
+		return // a reader holds it: a prune may be putting its manifest back
+	}
 	if _, committed := dl.infos[ManifestKey(name)]; !committed {
 		var rec intentRecord
 		if !readRecord(ctx, d, name+intentSuffix, &rec, log) {
@@ -279,6 +300,7 @@ func sweepIntent(ctx context.Context, d *Destination, dl *destListing, name stri
 			}
 			log.Info("removed a crashed writer's data object without manifest", "destination", d.Name, "object", key)
 		}
+		deleteRecords(ctx, d, name, log)
 	}
 	if err := d.Store.Delete(ctx, name+intentSuffix); err != nil {
 		log.Warn("remove intent record", "destination", d.Name, "object", name+intentSuffix, "err", err)

@@ -220,6 +220,7 @@ type Reader struct {
 	io.Reader
 	snap   Snapshot
 	raw    *codec.CheckedReader
+	dec    io.Closer // the decompressor, whose goroutines read raw ahead; nil without
 	closes []func() error
 }
 
@@ -264,8 +265,7 @@ func (c *Catalog) Open(ctx context.Context, snap Snapshot, dec Decode) (*Reader,
 			out.Close()
 			return nil, err
 		}
-		out.Reader = a
-		out.closes = append([]func() error{a.Close}, out.closes...)
+		out.Reader, out.dec = a, a
 	}
 	return out, nil
 }
@@ -273,6 +273,7 @@ func (c *Catalog) Open(ctx context.Context, snap Snapshot, dec Decode) (*Reader,
 // Verify reads what is left of the stored bytes and compares their size and SHA-256 with the
 // manifest: a *CorruptError when they differ.
 func (r *Reader) Verify() error {
+	r.stopDecoder() // its goroutines must not read on while the rest is hashed here
 	n, sum, err := r.raw.Finish()
 	if err != nil {
 		return fmt.Errorf("read snapshot %s: %w", r.snap.Name, err)
@@ -283,9 +284,18 @@ func (r *Reader) Verify() error {
 	return nil
 }
 
+func (r *Reader) stopDecoder() error {
+	if r.dec == nil {
+		return nil
+	}
+	err := r.dec.Close()
+	r.dec = nil
+	return err
+}
+
 // Close releases the decoder and the object.
 func (r *Reader) Close() error {
-	var errs []error
+	errs := []error{r.stopDecoder()}
 	for _, f := range r.closes {
 		errs = append(errs, f())
 	}
