@@ -274,6 +274,7 @@ func TestRetentionKeepsNewestAndForeignFiles(t *testing.T) {
 
 // T9 (a): a table lock held by another session makes pg_dump fail after the lock-wait timeout.
 func TestLockWaitTimeout(t *testing.T) {
+	invariants.Fault(t, "T9")
 	f := newFixture(t, "CREATE TABLE accounts (id int); INSERT INTO accounts VALUES (1)")
 	holdLock(t, f.c, f.db, "accounts")
 	cfg := f.config(f.c.URL(f.db))
