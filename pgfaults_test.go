@@ -146,7 +146,7 @@ func TestAuthPrivilegeDatabaseHBAFailures(t *testing.T) {
 			[]string{"does not let user hba_user connect to database app", "pg_hba.conf", c.Addr()}},
 	}
 	secrets := []string{appPW, hbaPW, wrongPW, c.Password}
-	clock, _ := slotSoon(200 * time.Millisecond)
+	clock, slot := slotSoon(200 * time.Millisecond)
 	step := time.Second
 	targets := make([]*ownTarget, len(cases))
 	for i, tc := range cases {
@@ -154,6 +154,7 @@ func TestAuthPrivilegeDatabaseHBAFailures(t *testing.T) {
 			pgsnap.WithClock(clock.now), pgsnap.WithBackoff(func(int) time.Duration { return step }))
 	}
 	// All four run side by side for 2 s of the slot.
+	setClock(clock, slot.Add(-200*time.Millisecond))
 	var stops []func()
 	for _, ot := range targets {
 		stops = append(stops, ot.run(t))
@@ -169,8 +170,14 @@ func TestAuthPrivilegeDatabaseHBAFailures(t *testing.T) {
 		ot := targets[i]
 		st := ot.s.Stats()
 		maxAttempts = max(maxAttempts, st.Attempts)
-		if st.Attempts < 2 || st.Attempts > 3 {
-			t.Errorf("%s: %d attempts in 2 s with a %v backoff, want 2 or 3", tc.name, st.Attempts, step)
+		// A failure at connect takes milliseconds: its retry comes after 1 s. pg_dump's may take
+		// longer on a loaded machine.
+		least := int64(2)
+		if tc.reason == "permission" {
+			least = 1
+		}
+		if st.Attempts < least || st.Attempts > 3 {
+			t.Errorf("%s: %d attempts in 2 s with a %v backoff, want %d to 3", tc.name, st.Attempts, step, least)
 		}
 		if st.Failures[tc.reason] != st.Attempts || st.SnapshotsCommitted != 0 {
 			t.Errorf("%s: failures by reason %v of %d attempts, want all %q", tc.name, st.Failures, st.Attempts, tc.reason)
@@ -206,8 +213,8 @@ func TestAuthPrivilegeDatabaseHBAFailures(t *testing.T) {
 				}
 			}
 		}
-		if n := countLines(ot.log.String(), "retry_in="); n < 1 {
-			t.Errorf("%s: no failed attempt logged with its retry delay", tc.name)
+		if n := countLines(ot.log.String(), "retry_in=1s"); n != int(st.Attempts) {
+			t.Errorf("%s: %d failed attempts logged with their 1 s retry delay, want %d", tc.name, n, st.Attempts)
 		}
 		invariants.AssertStoreInvariants(t, ot.dir, invariants.Options{Cluster: c, Secrets: secrets})
 	}
@@ -371,6 +378,7 @@ func TestServerDownAtSlot(t *testing.T) {
 	if err := c.StopServer("fast"); err != nil {
 		t.Fatal(err)
 	}
+	setClock(clock, slot.Add(-lead)) // the slot is lead away from now, however long the set-up took
 	begun := time.Now()
 	stop := ot.run(t)
 	defer stop()
@@ -705,7 +713,12 @@ func TestFrozenDumpTimesOut(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer syscall.Kill(pid, syscall.SIGCONT) // also when the test fails early
-			err := <-done
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(limit + 30*time.Second):
+				t.Fatalf("the attempt did not end %v after its %v timeout", 30*time.Second, limit)
+			}
 			took := time.Since(start)
 			fired = append(fired, fmt.Sprintf("%s %.1f s", fz.name, took.Seconds()))
 			var te *pgsnap.TimeoutError
