@@ -41,6 +41,11 @@ type ownTarget struct {
 	srv *httptest.Server
 }
 
+// startLead is how far ahead of Run's start a test puts its slot: Run looks at the clock only
+// after its start-up (destination check, sweep, sync), which takes a moment on a busy machine,
+// and a slot already past by then would be tomorrow's.
+const startLead = time.Second
+
 // slotSoon is a clock that puts the next 03:00 UTC slot lead from now, and that slot.
 func slotSoon(lead time.Duration) (*settableClock, time.Time) {
 	slot := schedule.Daily{Hour: 3}.Next(time.Now().Add(time.Hour))
@@ -146,7 +151,7 @@ func TestAuthPrivilegeDatabaseHBAFailures(t *testing.T) {
 			[]string{"does not let user hba_user connect to database app", "pg_hba.conf", c.Addr()}},
 	}
 	secrets := []string{appPW, hbaPW, wrongPW, c.Password}
-	clock, slot := slotSoon(200 * time.Millisecond)
+	clock, slot := slotSoon(startLead)
 	step := time.Second
 	targets := make([]*ownTarget, len(cases))
 	for i, tc := range cases {
@@ -154,12 +159,12 @@ func TestAuthPrivilegeDatabaseHBAFailures(t *testing.T) {
 			pgsnap.WithClock(clock.now), pgsnap.WithBackoff(func(int) time.Duration { return step }))
 	}
 	// All four run side by side for 2 s of the slot.
-	setClock(clock, slot.Add(-200*time.Millisecond))
+	slotAt := setClock(clock, slot.Add(-startLead))(slot)
 	var stops []func()
 	for _, ot := range targets {
 		stops = append(stops, ot.run(t))
 	}
-	time.Sleep(200*time.Millisecond + 2*time.Second)
+	time.Sleep(time.Until(slotAt.Add(2 * time.Second)))
 	for _, stop := range stops {
 		stop()
 	}
@@ -231,11 +236,13 @@ func firstClause(s string) string {
 	return before
 }
 
-// setClock makes clock read at now.
-func setClock(clock *settableClock, at time.Time) {
+// setClock makes clock read now as at, and returns the real time at which it reads virtual.
+func setClock(clock *settableClock, now time.Time) (at func(virtual time.Time) time.Time) {
 	clock.mu.Lock()
 	defer clock.mu.Unlock()
-	clock.offset = time.Until(at)
+	clock.offset = time.Until(now)
+	offset := clock.offset
+	return func(virtual time.Time) time.Time { return virtual.Add(-offset) }
 }
 
 // metricValue is the value of the series whose line starts with series in a /metrics body, or
@@ -304,7 +311,7 @@ func TestHealthReflectsFailures(t *testing.T) {
 	if err := c.StopServer("fast"); err != nil {
 		t.Fatal(err)
 	}
-	setClock(clock, slot.Add(-300*time.Millisecond)) // the slot is 300 ms away
+	setClock(clock, slot.Add(-startLead))
 	stop := ot.run(t)
 	defer stop()
 	if !waitFor(30*time.Second, func() bool { return ot.s.Stats().AttemptsFailed >= 3 }) {
@@ -371,15 +378,13 @@ func TestServerDownAtSlot(t *testing.T) {
 	if err := c.Exec(t.Context(), db, "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g"); err != nil {
 		t.Fatal(err)
 	}
-	const lead = 300 * time.Millisecond
-	clock, slot := slotSoon(lead)
+	clock, slot := slotSoon(startLead)
 	step := func(n int) time.Duration { return min(time.Duration(n)*200*time.Millisecond, 500*time.Millisecond) }
 	ot := newOwnTarget(t, c.URL(db), nil, pgsnap.WithClock(clock.now), pgsnap.WithBackoff(step))
 	if err := c.StopServer("fast"); err != nil {
 		t.Fatal(err)
 	}
-	setClock(clock, slot.Add(-lead)) // the slot is lead away from now, however long the set-up took
-	begun := time.Now()
+	slotAt := setClock(clock, slot.Add(-startLead))(slot) // however long the set-up took
 	stop := ot.run(t)
 	defer stop()
 	var temps []string
@@ -387,7 +392,7 @@ func TestServerDownAtSlot(t *testing.T) {
 		t.Fatal("no failed attempt while the server is down")
 	}
 	readyDown, downBody := get(t, ot.srv, "/readyz")
-	for time.Since(begun) < lead+2*time.Second {
+	for time.Now().Before(slotAt.Add(2 * time.Second)) {
 		temps = append(temps, tempFiles(ot.dir)...)
 		time.Sleep(20 * time.Millisecond)
 	}
