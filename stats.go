@@ -1,14 +1,13 @@
 package pgsnap
 
 import (
-	"errors"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/pgsnap/pgsnap/dump"
+	"github.com/pgsnap/pgsnap/internal/writer"
 )
 
 // Stats are running counts of what a Scheduler did since New: the figures metrics and status
@@ -25,7 +24,7 @@ type Stats struct {
 
 	Attempts     int64            // snapshot attempts, retries included
 	Retries      int64            // attempts that retried a failed one
-	Failures     map[string]int64 // failed attempts by reason: lock, timeout, dump, store, gate, config, other
+	Failures     map[string]int64 // failed attempts by reason (failureReason): auth, connection, timeout, storage, ...
 	LastError    string           // the newest failed attempt's error (passwords are never in errors)
 	LastDuration time.Duration    // of the newest committed snapshot
 	LastSize     int64            // stored bytes of the newest committed snapshot
@@ -73,27 +72,19 @@ func (st *stats) attempt(snap Snapshot, err error, at time.Time, retry bool) {
 	st.s.Failures[failureReason(err)]++
 }
 
-// failureReason sorts a failed attempt into one of a few reasons, for metrics.
+// failureReason sorts a failed attempt by its cause, for metrics and webhooks: auth, pg_hba,
+// no_database, connection, permission, lock_wait, timeout, storage, corruption, config, dump or
+// other (see writer.Cause). The writer sorts what it returns; the few errors of the catalog
+// that reach here unsorted name their destination's setting.
 func failureReason(err error) string {
-	var te *TimeoutError
-	var ce *ConfigError
-	var ee *dump.ExitError
-	msg := err.Error()
-	switch {
-	case errors.As(err, &te):
-		return "timeout"
-	case errors.As(err, &ce):
-		return "config"
-	case strings.HasPrefix(msg, "lock:") || strings.Contains(msg, "SNAPSHOT_LOCK_WAIT_TIMEOUT"):
-		return "lock"
-	case strings.Contains(msg, "commit gate"):
-		return "gate"
-	case errors.As(err, &ee) || strings.HasPrefix(msg, "dump:") || strings.HasPrefix(msg, "connect to database"):
-		return "dump"
-	case strings.Contains(msg, "SNAPSHOT_DIR") || strings.Contains(msg, "SNAPSHOT_S3_URL") || strings.Contains(msg, "store "):
-		return "store"
+	cause := writer.Classify(err)
+	if cause == writer.CauseOther {
+		msg := err.Error()
+		if strings.HasPrefix(msg, "SNAPSHOT_DIR") || strings.HasPrefix(msg, "SNAPSHOT_S3_URL") || strings.HasPrefix(msg, "store ") {
+			return string(writer.CauseStorage)
+		}
 	}
-	return "other"
+	return string(cause)
 }
 
 // maxShrinks is how many shrink events Stats keeps.

@@ -38,6 +38,7 @@ const diagnoseTimeout = 3 * time.Second
 // session still exists. stop releases everything and waits for that look to finish.
 func WithTimeout(ctx context.Context, limit time.Duration, info conninfo.Info) (context.Context, func()) {
 	dctx, cancel := context.WithCancelCause(ctx)
+	dctx = context.WithValue(dctx, infoKey{}, info) // for Stage's messages
 	done := make(chan struct{})
 	timer := time.AfterFunc(limit, func() {
 		defer close(done)
@@ -93,14 +94,39 @@ WHERE a.application_name = 'pgsnap' AND a.datname = current_database()`)
 	return strings.Join(waits, "; ") + " (a table lock held by another session; see pg_locks)"
 }
 
-// Stage explains an error of a stage of an attempt bounded by WithTimeout, naming
-// SNAPSHOT_TIMEOUT when it fired.
+// Stage explains an error of a stage of an attempt bounded by WithTimeout, cause first: when
+// SNAPSHOT_TIMEOUT fired, the timeout and what pg_dump was waiting for; otherwise, when the
+// error's cause is known (authentication, pg_hba.conf, a missing database, the connection,
+// a privilege, a lock wait), a summary naming it with the user, server and database of the
+// attempt, as a *CauseError. Other errors read "stage: error".
 func Stage(ctx context.Context, stage string, err error) error {
-	var te *TimeoutError
-	if errors.As(context.Cause(ctx), &te) && !errors.As(err, new(*TimeoutError)) {
-		return fmt.Errorf("%s: %w: %w", stage, te, err)
+	if te, ok := errors.AsType[*TimeoutError](context.Cause(ctx)); ok {
+		e := &CauseError{Cause: CauseTimeout, Summary: te.Error(), Err: fmt.Errorf("%s: %w", stage, err)}
+		if errors.As(err, new(*TimeoutError)) {
+			// pg_dump's "stopped" error repeats the timeout; say it once, first.
+			e.text = strings.Replace(e.Err.Error(), ": "+te.Error(), "", 1)
+		} else {
+			e.also = te
+		}
+		return e
 	}
-	return fmt.Errorf("%s: %w", stage, err)
+	staged := fmt.Errorf("%s: %w", stage, err)
+	if ctx.Err() != nil {
+		return staged
+	}
+	if ce, ok := err.(*CauseError); ok && ce.Summary != "" {
+		// Already sorted (a lock wait): its summary stays first.
+		return &CauseError{Cause: ce.Cause, Summary: ce.Summary, Err: fmt.Errorf("%s: %w", stage, ce.Err)}
+	}
+	if _, ok := errors.AsType[*CauseError](err); ok {
+		return staged
+	}
+	info, _ := ctx.Value(infoKey{}).(conninfo.Info)
+	cause, summary := classify(err, info)
+	if summary == "" {
+		return staged
+	}
+	return &CauseError{Cause: cause, Summary: summary, Err: staged}
 }
 
 // Explain names SNAPSHOT_TIMEOUT in an error of an attempt bounded by WithTimeout when the

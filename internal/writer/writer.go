@@ -86,7 +86,7 @@ func (w *Writer) Snapshot(ctx context.Context, info conninfo.Info, name string, 
 	}
 	bin, err := dump.Find(ctx, "pg_dump", server, w.cfg.PGBinDir)
 	if err != nil {
-		return catalog.Snapshot{}, err
+		return catalog.Snapshot{}, tag(ctx, "find pg_dump", CauseConfig, "", err)
 	}
 	log.Debug("dumping", "pg_dump", bin.Path, "pg_dump_version", bin.Version.String(), "server_version", server.String())
 	if w.cfg.DumpJobs > 1 {
@@ -101,7 +101,7 @@ func (w *Writer) Snapshot(ctx context.Context, info conninfo.Info, name string, 
 	}
 	a, err := w.Begin(ctx, name, catalog.FormatCustom, 1)
 	if err != nil {
-		return catalog.Snapshot{}, err
+		return catalog.Snapshot{}, tag(ctx, "store", CauseStorage, storeFailed, err)
 	}
 	defer a.Abort() // no-op once committed
 	counter := archive.NewCounter()
@@ -115,13 +115,17 @@ func (w *Writer) Snapshot(ctx context.Context, info conninfo.Info, name string, 
 		Logger:          log,
 	}, io.MultiWriter(a, counter, &head))
 	if err != nil {
+		if ctx.Err() == nil && a.f.err() != nil {
+			// pg_dump was stopped because no destination took its output.
+			return catalog.Snapshot{}, &CauseError{Cause: CauseStorage, Summary: storeFailed, Err: err}
+		}
 		return catalog.Snapshot{}, Stage(ctx, "dump", w.lockWaitHint(err))
 	}
 	if archiveSize == 0 {
-		return catalog.Snapshot{}, errors.New("pg_dump exited 0 but wrote nothing")
+		return catalog.Snapshot{}, &CauseError{Cause: CauseDump, Err: errors.New("pg_dump exited 0 but wrote nothing")}
 	}
 	if !bytes.HasPrefix(head.b, archiveMagic) {
-		return catalog.Snapshot{}, errors.New("pg_dump output is not a custom-format archive")
+		return catalog.Snapshot{}, &CauseError{Cause: CauseDump, Err: errors.New("pg_dump output is not a custom-format archive")}
 	}
 	rows, rowsErr := catalog.CountedRows(counter)
 	if rowsErr != nil {
@@ -129,7 +133,25 @@ func (w *Writer) Snapshot(ctx context.Context, info conninfo.Info, name string, 
 	}
 	meta := w.meta(info, name, started, slot, bin.Version, server, archiveSize, rows)
 	meta.SystemIdentifier = pgadmin.SystemIDOf(ctx, info)
-	return a.Commit(ctx, meta)
+	snap, err := a.Commit(ctx, meta)
+	return snap, commitFailed(ctx, err)
+}
+
+// storeFailed is the summary of a failure of every destination.
+const storeFailed = "could not store the snapshot"
+
+// commitFailed sorts an error of Attempt.Commit: a snapshot the commit gate found damaged, or
+// destinations that could not commit it.
+func commitFailed(ctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return Stage(ctx, "commit", err)
+	case errors.As(err, new(*catalog.CorruptError)):
+		return &CauseError{Cause: CauseCorruption, Summary: "the stored snapshot failed its commit gate", Err: err}
+	}
+	return tag(ctx, "commit", CauseStorage, storeFailed, err)
 }
 
 // Globals dumps the roles and tablespaces of info's server with pg_dumpall --globals-only into a
@@ -139,24 +161,28 @@ func (w *Writer) Snapshot(ctx context.Context, info conninfo.Info, name string, 
 func (w *Writer) Globals(ctx context.Context, info conninfo.Info, name string, started time.Time, slot *time.Time) (catalog.Snapshot, error) {
 	server, err := dump.ServerVersion(ctx, info)
 	if err != nil {
-		return catalog.Snapshot{}, fmt.Errorf("connect to server: %w", err)
+		return catalog.Snapshot{}, Stage(ctx, "connect to server", err)
 	}
 	bin, err := dump.Find(ctx, "pg_dumpall", server, w.cfg.PGBinDir)
 	if err != nil {
-		return catalog.Snapshot{}, err
+		return catalog.Snapshot{}, tag(ctx, "find pg_dumpall", CauseConfig, "", err)
 	}
 	a, err := w.Begin(ctx, name, catalog.FormatGlobals, 1)
 	if err != nil {
-		return catalog.Snapshot{}, err
+		return catalog.Snapshot{}, tag(ctx, "store", CauseStorage, storeFailed, err)
 	}
 	defer a.Abort()
 	n, err := dump.Globals(ctx, dump.GlobalsOptions{Conn: info, Binary: bin, Server: server, Logger: a.log}, a)
 	if err != nil {
-		return catalog.Snapshot{}, fmt.Errorf("pg_dumpall --globals-only: %w", err)
+		if ctx.Err() == nil && a.f.err() != nil {
+			return catalog.Snapshot{}, &CauseError{Cause: CauseStorage, Summary: storeFailed, Err: err}
+		}
+		return catalog.Snapshot{}, Stage(ctx, "pg_dumpall --globals-only", err)
 	}
 	meta := w.meta(info, name, started, slot, bin.Version, server, n, nil)
 	meta.Database = ""
-	return a.Commit(ctx, meta)
+	snap, err := a.Commit(ctx, meta)
+	return snap, commitFailed(ctx, err)
 }
 
 func (w *Writer) meta(info conninfo.Info, name string, started time.Time, slot *time.Time, pgDump, server dump.Version, size int64, rows map[string]int64) Meta {
@@ -195,6 +221,7 @@ func (w *Writer) lockWaitHint(err error) error {
 		return err
 	}
 	table, _, _ := strings.Cut(rest, " IN ")
-	return fmt.Errorf("could not lock table %s within SNAPSHOT_LOCK_WAIT_TIMEOUT (%s): another session holds a conflicting lock: %w",
-		table, w.cfg.LockWaitTimeout, err)
+	return &CauseError{Cause: CauseLockWait, Err: err,
+		Summary: fmt.Sprintf("could not lock table %s within SNAPSHOT_LOCK_WAIT_TIMEOUT (%s): another session holds a conflicting lock",
+			table, w.cfg.LockWaitTimeout)}
 }
