@@ -54,7 +54,8 @@ type Event struct {
 	Snapshot string `json:"snapshot,omitempty"` // the snapshot committed, or the one attempted
 	// Error is the failure's message, already free of secrets; empty on success.
 	Error string `json:"error,omitempty"`
-	// Reason classifies a failure: "dump", "store", "gate", "timeout", "lock", ...
+	// Reason classifies a failure by its cause: "auth", "pg_hba", "no_database", "connection",
+	// "permission", "lock_wait", "timeout", "storage", "corruption", "config", "dump" or "other".
 	Reason string `json:"reason,omitempty"`
 	// At is when the attempt ended. Set by Notify when zero.
 	At time.Time `json:"at"`

@@ -364,3 +364,10 @@ func (pw progressWriter) Write(b []byte) (int, error) {
 	pw.mu.Unlock()
 	return n, err
 }
+
+// failed is err, for the writer's goroutine once the parts' writers have stopped.
+func (a *Attempt) failed() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err()
+}

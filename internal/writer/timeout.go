@@ -129,12 +129,12 @@ func Stage(ctx context.Context, stage string, err error) error {
 	return &CauseError{Cause: cause, Summary: summary, Err: staged}
 }
 
-// Explain names SNAPSHOT_TIMEOUT in an error of an attempt bounded by WithTimeout when the
-// timeout ended it, whatever stage it was in (an upload, the gate, a manifest).
+// Explain names SNAPSHOT_TIMEOUT first in an error of an attempt bounded by WithTimeout when the
+// timeout ended it, whatever stage it was in (an upload, the gate, a manifest), as Stage does.
 func Explain(ctx context.Context, err error) error {
-	var te *TimeoutError
-	if err == nil || !errors.As(context.Cause(ctx), &te) || errors.As(err, new(*TimeoutError)) {
+	te, ok := errors.AsType[*TimeoutError](context.Cause(ctx))
+	if err == nil || !ok || errors.As(err, new(*TimeoutError)) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", te, err)
+	return &CauseError{Cause: CauseTimeout, Summary: te.Error(), Err: err, also: te}
 }

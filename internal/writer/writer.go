@@ -115,7 +115,7 @@ func (w *Writer) Snapshot(ctx context.Context, info conninfo.Info, name string, 
 		Logger:          log,
 	}, io.MultiWriter(a, counter, &head))
 	if err != nil {
-		if ctx.Err() == nil && a.f.err() != nil {
+		if ctx.Err() == nil && a.failed() != nil {
 			// pg_dump was stopped because no destination took its output.
 			return catalog.Snapshot{}, &CauseError{Cause: CauseStorage, Summary: storeFailed, Err: err}
 		}
@@ -174,7 +174,7 @@ func (w *Writer) Globals(ctx context.Context, info conninfo.Info, name string, s
 	defer a.Abort()
 	n, err := dump.Globals(ctx, dump.GlobalsOptions{Conn: info, Binary: bin, Server: server, Logger: a.log}, a)
 	if err != nil {
-		if ctx.Err() == nil && a.f.err() != nil {
+		if ctx.Err() == nil && a.failed() != nil {
 			return catalog.Snapshot{}, &CauseError{Cause: CauseStorage, Summary: storeFailed, Err: err}
 		}
 		return catalog.Snapshot{}, Stage(ctx, "pg_dumpall --globals-only", err)
