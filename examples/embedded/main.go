@@ -82,7 +82,10 @@ func serve(ctx context.Context, logger *slog.Logger, ln net.Listener) error {
 		}
 		fmt.Fprintln(w, snap.Name)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts on every phase of a request, so slow or idle clients cannot hold connections;
+	// the write timeout leaves room for POST /admin/snapshot, which answers once it is taken.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 5 * time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 32 << 10}
 	wg.Go(func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
