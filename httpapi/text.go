@@ -45,7 +45,10 @@ func WriteReport(w io.Writer, rep Report, o TextOptions) error {
 	if o.Source != "" {
 		p("source: %s\n", cell(o.Source))
 	}
-	if len(rep.Targets) == 0 {
+	switch {
+	case len(rep.Targets) == 0 && o.StoreOnly:
+		p("\nno snapshot in the store, and no target named (DATABASE_URL or SNAPSHOT_TARGET)\n")
+	case len(rep.Targets) == 0:
 		p("\nno targets configured\n")
 	}
 	for _, tr := range rep.Targets {

@@ -203,7 +203,11 @@ func storeReport(ctx context.Context, st *stores) (httpapi.Report, error) {
 		all.Targets = append(all.Targets, s.Targets...)
 	}
 	slices.SortStableFunc(all.Targets, func(x, y httpapi.Target) int { return strings.Compare(x.Name, y.Name) })
-	return httpapi.Summarize(all), nil
+	rep := httpapi.Summarize(all)
+	if len(rep.Targets) == 0 {
+		rep.Ready = false // an empty store is no fresh backup, whatever the vacuous truth
+	}
+	return rep, nil
 }
 
 // writeStatusJSON prints the report as /status.json serves it, with "source" added.

@@ -131,3 +131,11 @@ func checkStoreStatus(t *testing.T, r result, db, why string) {
 		t.Errorf("status from the store claims 0 attempts")
 	}
 }
+
+// An empty store with no target named is no fresh backup: exit 1, saying so.
+func TestStatusEmptyStoreIsNotFresh(t *testing.T) {
+	r := runPgsnap(t, map[string]string{"SNAPSHOT_DIR": t.TempDir()}, "status")
+	if r.code != 1 || !strings.Contains(r.stdout, "no snapshot in the store") || !strings.Contains(r.stdout, "source: the store") {
+		t.Errorf("status on an empty store: exit %d, stdout %q; want 1 saying the store is empty", r.code, r.stdout)
+	}
+}
