@@ -105,7 +105,7 @@ func (s *Store) bucketExists(ctx context.Context) (bool, error) {
 		if last == nil {
 			return false, noAnswer{tries} // every try hung until the budget ended
 		}
-		return false, fmt.Errorf("%w (gave up after %s, %d tries)", last, reachBudget, tries)
+		return false, fmt.Errorf("%w (gave up after %s, %s)", last, reachBudget, triesText(tries))
 	}
 	return found, err
 }
@@ -115,7 +115,14 @@ func (s *Store) bucketExists(ctx context.Context) (bool, error) {
 type noAnswer struct{ tries int }
 
 func (e noAnswer) Error() string {
-	return fmt.Sprintf("no answer within %s (%d tries)", reachBudget, e.tries)
+	return fmt.Sprintf("no answer within %s (%s)", reachBudget, triesText(e.tries))
+}
+
+func triesText(n int) string {
+	if n == 1 {
+		return "1 try"
+	}
+	return fmt.Sprintf("%d tries", n)
 }
 func (noAnswer) Timeout() bool   { return true }
 func (noAnswer) Temporary() bool { return true }
