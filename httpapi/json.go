@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 )
 
@@ -33,6 +34,21 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		out.Targets = append(out.Targets, newJSONTarget(tr))
 	}
 	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote: a daemon's /status.json, read back by `pgsnap
+// status`. The verdicts are the daemon's, judged at its "now"; durations come back from float
+// seconds to the nanosecond's precision of a float64.
+func (r *Report) UnmarshalJSON(b []byte) error {
+	var in jsonReport
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*r = Report{Now: in.Now, Version: in.Version, Ready: in.Ready, Healthy: in.Healthy}
+	for _, t := range in.Targets {
+		r.Targets = append(r.Targets, t.report())
+	}
+	return nil
 }
 
 type jsonReport struct {
@@ -149,6 +165,39 @@ func newJSONTarget(tr TargetReport) jsonTarget {
 	}
 	return out
 }
+
+// report is newJSONTarget's inverse.
+func (t jsonTarget) report() TargetReport {
+	out := Target{
+		Name: t.Name, Schedule: t.Schedule, NextSlot: t.NextSlot,
+		Interval: seconds(t.Interval), StaleAfter: seconds(t.StaleAfter), Alive: t.Alive,
+		LastSuccess: t.LastSuccess, LastFailure: t.LastFailure, LastError: t.LastError,
+		LastDuration: seconds(t.LastDuration), LastSize: t.LastSize, DumpBytesPerSecond: t.DumpBytesPerSecond,
+		Attempts: t.Attempts, Retries: t.Retries, Failures: t.Failures,
+		Drill: t.Drill.drill(), DrillsPassed: t.DrillsPassed, DrillsFailed: t.DrillsFailed,
+	}
+	for _, s := range t.Snapshots {
+		out.Snapshots = append(out.Snapshots, Snapshot{
+			Name: s.Name, Time: s.Time, Size: s.Size, Duration: seconds(s.Duration),
+			Checks: s.Checks, Drill: s.Drill.drill(), Missing: s.Missing, Labels: s.Labels,
+		})
+	}
+	for _, d := range t.Destinations {
+		out.Destinations = append(out.Destinations, Destination(d))
+	}
+	v := Verdict{State: t.State, Fresh: t.Fresh, Reason: t.Reason, Newest: t.Newest,
+		Age: seconds(t.Age), Limit: seconds(t.Limit)}
+	return TargetReport{Target: out, Verdict: v}
+}
+
+func (d *jsonDrill) drill() *Drill {
+	if d == nil {
+		return nil
+	}
+	return &Drill{At: d.At, Snapshot: d.Snapshot, OK: d.OK, Error: d.Error, Duration: seconds(d.Duration)}
+}
+
+func seconds(f float64) time.Duration { return time.Duration(math.Round(f * float64(time.Second))) }
 
 func newJSONDrill(d *Drill) *jsonDrill {
 	if d == nil {

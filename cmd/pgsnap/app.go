@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgsnap/pgsnap"
+	"github.com/pgsnap/pgsnap/httpapi"
 )
 
 // app carries what every command needs: its streams, the environment and the parsed flags.
@@ -53,7 +54,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	var ce *pgsnap.ConfigError
 	var ue usageError
 	switch {
-	case errors.As(err, &ce), errors.As(err, &ue):
+	case errors.As(err, &ce), errors.As(err, &ue), isUnknownCommand(err):
 		return exitUsage
 	case ctx.Err() != nil:
 		return exitInterrupted
@@ -61,9 +62,20 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	return exitFailure
 }
 
-// indentJoined prints errors.Join results one per line.
+// isUnknownCommand recognises cobra's error for a command it does not have ("pgsnap
+// snapshots"): cobra has no error type for it, only this wording.
+func isUnknownCommand(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
+}
+
+// indentJoined prints errors.Join results one per line, control characters escaped: errors
+// can quote what others stored (names, labels, server messages).
 func indentJoined(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "\n  ")
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = httpapi.Printable(strings.ReplaceAll(l, "\t", "    "))
+	}
+	return strings.Join(lines, "\n  ")
 }
 
 func (a *app) newRoot() *cobra.Command {
@@ -74,8 +86,9 @@ func (a *app) newRoot() *cobra.Command {
 SNAPSHOT_TIME, UTC), stores each one so that it is either complete or absent, keeps the newest
 SNAPSHOT_RETENTION, and restores them with one command.
 
-Settings come from flags, then environment variables, then defaults. Every setting:
-` + settingsHelp(),
+Settings come from flags, then environment variables, then defaults: DATABASE_URL and the
+SNAPSHOT_* variables, each also a flag (SNAPSHOT_RETENTION is --retention). "pgsnap help
+settings" lists every one with its default and accepted form.`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		Version:           pgsnap.Version(),
@@ -83,8 +96,10 @@ Settings come from flags, then environment variables, then defaults. Every setti
 	}
 	root.CompletionOptions.HiddenDefaultCmd = false
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// Every setting is a flag of every command, but hidden: each command's help shows its own
+	// flags and names the settings it reads; "pgsnap help settings" lists them all.
 	pf := root.PersistentFlags()
-	for _, s := range pgsnap.Settings() {
+	for _, s := range append(pgsnap.Settings(), cliSettings...) {
 		if s.Flag == "" {
 			continue // environment only: a secret has no place in a command line
 		}
@@ -92,13 +107,20 @@ Settings come from flags, then environment variables, then defaults. Every setti
 		if s.Flag == "enabled" {
 			f.NoOptDefVal = "true"
 		}
+		f.Hidden = true
 	}
-	for _, s := range cliSettings {
-		pf.VarP(newStringValue(), s.Flag, "", fmt.Sprintf("%s (%s)", s.Doc, s.Env))
-	}
-	pf.BoolVarP(&a.quiet, "quiet", "q", false, "no progress bar (it is shown only on a terminal anyway)")
-	root.AddCommand(a.runCmd(), a.snapshotCmd(), a.listCmd(), a.verifyCmd(), a.restoreCmd(), a.pruneCmd(), a.syncCmd(), a.pinCmd(true), a.pinCmd(false), a.statusCmd(), a.versionCmd())
+	pf.BoolVarP(&a.quiet, "quiet", "q", false, quietUsage)
+	pf.Lookup("quiet").Hidden = true // shown by the commands that draw a progress bar
+	root.AddCommand(a.runCmd(), a.snapshotCmd(), a.listCmd(), a.verifyCmd(), a.restoreCmd(), a.pruneCmd(), a.syncCmd(), a.pinCmd(true), a.pinCmd(false), a.statusCmd(), a.versionCmd(), settingsTopic())
 	return root
+}
+
+const quietUsage = "no progress bar (it is shown only on a terminal anyway)"
+
+// withQuiet shows --quiet in the help of a command that draws a progress bar.
+func (a *app) withQuiet(cmd *cobra.Command) *cobra.Command {
+	cmd.Flags().BoolVarP(&a.quiet, "quiet", "q", false, quietUsage)
+	return cmd
 }
 
 // setup builds the logger; it runs before every command.
@@ -124,11 +146,7 @@ func (a *app) lookup(env string) (string, bool) {
 
 // config loads the settings. enabledDefault applies when SNAPSHOT_ENABLED is not given at all.
 func (a *app) config(enabledDefault bool) (pgsnap.Config, error) {
-	if f := a.root.PersistentFlags().Lookup("database-url"); f != nil && f.Changed {
-		if pgsnap.ConnString(f.Value.String()).HasPassword() {
-			a.log.Warn("a password on the command line is visible to other users of this machine: prefer the DATABASE_URL environment variable or a ~/.pgpass file")
-		}
-	}
+	a.warnFlagPasswords()
 	cfg, err := pgsnap.LoadConfig(a.lookup)
 	if err != nil {
 		return cfg, err
@@ -136,7 +154,43 @@ func (a *app) config(enabledDefault bool) (pgsnap.Config, error) {
 	if _, set := a.lookup("SNAPSHOT_ENABLED"); !set {
 		cfg.Enabled = enabledDefault
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	a.warnConfig(cfg)
+	return cfg, nil
+}
+
+// warnFlagPasswords warns about a password in any flag that holds a connection string: a
+// command line is visible to every user of the machine.
+func (a *app) warnFlagPasswords() {
+	for _, s := range pgsnap.Settings() {
+		if !s.Secret || s.Flag == "" {
+			continue
+		}
+		if f := a.root.PersistentFlags().Lookup(s.Flag); f != nil && f.Changed {
+			warnFlagPassword(a.log, s.Flag, f.Value.String(), s.Env)
+		}
+	}
+}
+
+func warnFlagPassword(log *slog.Logger, flag, value, env string) {
+	if pgsnap.ConnString(value).HasPassword() {
+		log.Warn(fmt.Sprintf("a password in --%s is visible to other users of this machine: prefer the %s environment variable or a ~/.pgpass file", flag, env))
+	}
+}
+
+// warnConfig logs, once each, what the settings allow but an operator should hear about.
+func (a *app) warnConfig(cfgs ...pgsnap.Config) {
+	seen := map[string]bool{}
+	for _, cfg := range cfgs {
+		for _, w := range cfg.Warnings() {
+			if !seen[w] {
+				seen[w] = true
+				a.log.Warn(w)
+			}
+		}
+	}
 }
 
 // scheduler loads the settings and builds a Scheduler, for the commands that take snapshots.
@@ -181,10 +235,12 @@ func (a *app) fleet(path string, enabledDefault bool, opts ...pgsnap.Option) (*p
 			return "true", true // running the daemon is the opt-in; the file may still say false
 		}
 	}
+	a.warnFlagPasswords()
 	fc, err := pgsnap.LoadFleetConfig(path, lookup)
 	if err != nil {
 		return nil, usageError{err}
 	}
+	a.warnConfig(fleetConfigs(fc)...)
 	return pgsnap.NewFleet(a.ctx, fc, append([]pgsnap.Option{pgsnap.WithLogger(a.log)}, opts...)...)
 }
 
@@ -228,23 +284,6 @@ func flagName(env string) string {
 		}
 	}
 	return ""
-}
-
-func settingsHelp() string {
-	var b strings.Builder
-	all := append(pgsnap.Settings(), cliSettings...)
-	for _, s := range all {
-		def := s.Default
-		if def == "" {
-			def = "-"
-		}
-		flag := "--" + s.Flag
-		if s.Flag == "" {
-			flag = "(env only)"
-		}
-		fmt.Fprintf(&b, "  %-30s %-24s default %-10s %s\n", s.Env, flag, def, s.Want)
-	}
-	return b.String()
 }
 
 // stringValue is a pflag.Value that records only whether and what was given; parsing happens

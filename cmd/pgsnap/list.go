@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgsnap/pgsnap"
+	"github.com/pgsnap/pgsnap/httpapi"
 )
 
 func (a *app) listCmd() *cobra.Command {
@@ -19,29 +20,35 @@ func (a *app) listCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List complete snapshots, newest first",
-		Long: `List every complete snapshot in every destination (of any target), newest first. COPIES says\nhow many destinations hold it; an incomplete one is copied to the others by sync.
+		Long: `List every complete snapshot in every destination, of every target, newest first; --target
+(SNAPSHOT_TARGET) narrows it to one. With a configuration file (--config) it reads the
+destinations of all its targets and servers. COPIES says how many destinations hold a snapshot;
+an incomplete one is copied to the others by sync.
 With --json, print an array of manifests: name, target, slot (null for a manual snapshot),
 started_at, finished_at, size, sha256, format, compression, encrypted, pg_dump_version,
 server_version, labels, rows (per table), and drill (the latest restore drill), and more.`,
 		Example: `  pgsnap list
+  pgsnap list --config pgsnap.yaml --target billing
   pgsnap list --json | jq -r '.[0].name'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.shelf()
+			st, err := a.openStores()
 			if err != nil {
 				return err
 			}
-			snaps, err := s.List(cmd.Context())
+			narrow, _ := a.lookup("SNAPSHOT_TARGET")
+			snaps, err := st.list(cmd.Context(), narrow)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				if snaps == nil {
-					snaps = []pgsnap.Snapshot{}
+				out := make([]listedJSON, len(snaps))
+				for i, sn := range snaps {
+					out[i] = listedJSON{Snapshot: sn, Pinned: sn.Pinned, PinReason: sn.PinReason}
 				}
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(snaps)
+				return enc.Encode(out)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tTARGET\tKIND\tTIME (UTC)\tSIZE\tDURATION\tROWS\tLAST DRILL\tCOPIES\tLABELS")
@@ -53,16 +60,23 @@ server_version, labels, rows (per table), and drill (the latest restore drill), 
 				if sn.Pinned {
 					kind += ",pinned"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.Name, sn.Target, kind,
-					sn.Time().UTC().Format(time.DateTime), humanBytes(sn.StoredSize()), sn.Duration().Round(time.Millisecond),
-					rowsColumn(sn), drillColumn(sn.Drill), copiesColumn(sn), labelsColumn(sn))
+				if sn.Damaged != "" {
+					kind += ",DAMAGED"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(sn.Name), cell(sn.Target), kind,
+					sn.Time().UTC().Format(time.DateTime), httpapi.HumanBytes(sn.StoredSize()), sn.Duration().Round(time.Millisecond),
+					rowsColumn(sn), drillColumn(sn.Drill), cell(copiesColumn(sn)), labelsColumn(sn))
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return cmd
+	return reads(cmd, "SNAPSHOT_DIR", "SNAPSHOT_S3_URL", "SNAPSHOT_TARGET", "SNAPSHOT_CONFIG")
 }
+
+// cell is one table cell of something others may have stored (names, labels): control
+// characters escaped, so it cannot drive the terminal, break the line or shift the columns.
+func cell(s string) string { return httpapi.Printable(s) }
 
 // copiesColumn says how many destinations hold the snapshot, and which lack it: an incomplete
 // snapshot waits for sync.
@@ -81,22 +95,9 @@ func labelsColumn(sn pgsnap.Snapshot) string {
 	keys := slices.Sorted(maps.Keys(sn.Labels))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = k + "=" + sn.Labels[k]
+		parts[i] = cell(k) + "=" + cell(sn.Labels[k])
 	}
 	return strings.Join(parts, ",")
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func rowsColumn(sn pgsnap.Snapshot) string {
@@ -118,4 +119,11 @@ func drillColumn(d *pgsnap.Drill) string {
 		return "ok " + d.At.UTC().Format(time.DateTime)
 	}
 	return "FAILED " + d.At.UTC().Format(time.DateTime)
+}
+
+// listedJSON is a snapshot as list --json prints it: pinned and pin_reason always present.
+type listedJSON struct {
+	pgsnap.Snapshot
+	Pinned    bool   `json:"pinned"`
+	PinReason string `json:"pin_reason"`
 }

@@ -14,7 +14,7 @@ import (
 var cliSettings = []pgsnap.Setting{
 	{Env: "SNAPSHOT_LOG_FORMAT", Flag: "log-format", Default: "text", Want: "text or json", Doc: "log format on standard error"},
 	{Env: "SNAPSHOT_LOG_LEVEL", Flag: "log-level", Default: "info", Want: "debug, info, warn or error", Doc: "lowest level logged"},
-	{Env: "SNAPSHOT_CONFIG", Flag: "config", Want: "a YAML file of targets and servers", Doc: "many targets: run takes them all; other commands the one named by SNAPSHOT_TARGET"},
+	{Env: "SNAPSHOT_CONFIG", Flag: "config", Want: "a YAML file of targets and servers", Doc: "many targets: run, list and status take them all; other commands the one named by SNAPSHOT_TARGET"},
 }
 
 // newLogger builds the logger on w from SNAPSHOT_LOG_FORMAT and SNAPSHOT_LOG_LEVEL.

@@ -15,7 +15,7 @@ the manifest does not change. list shows PINNED.`
 		use, short, long = "unpin NAME", "Let retention decide about a pinned snapshot again",
 			`Remove a snapshot's pin, in every destination: the next prune applies the retention policy to it.`
 	}
-	return &cobra.Command{
+	return reads(&cobra.Command{
 		Use:     use,
 		Short:   short,
 		Long:    long,
@@ -41,5 +41,5 @@ the manifest does not change. list shows PINNED.`
 			fmt.Fprintf(a.stdout, "%s %s\n", verb, args[0])
 			return nil
 		},
-	}
+	}, "SNAPSHOT_DIR", "SNAPSHOT_S3_URL", "SNAPSHOT_CONFIG")
 }

@@ -43,16 +43,20 @@ Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible
 			if latest || len(labels) > 0 {
 				args = []string{"latest"}
 			}
+			setting := "--target-url"
 			if targetURL == "" {
 				targetURL, _ = a.lookupEnv("SNAPSHOT_RESTORE_URL")
-			} else if pgsnap.ConnString(targetURL).HasPassword() {
-				a.log.Warn("a password on the command line is visible to other users of this machine: prefer SNAPSHOT_RESTORE_URL")
+				setting = "SNAPSHOT_RESTORE_URL"
+			} else {
+				warnFlagPassword(a.log, "target-url", targetURL, "SNAPSHOT_RESTORE_URL")
 			}
 			if targetURL == "" {
 				return usageError{errors.New("restore needs --target-url or SNAPSHOT_RESTORE_URL (the database to restore into)")}
 			}
+			// Checked like every connection setting, before anything is read or connected:
+			// an unparsable URL or an sslpassword (it would reach pg_restore's argv).
 			if err := pgsnap.ConnString(targetURL).Check(); err != nil {
-				return usageError{fmt.Errorf("--target-url %q: %w", pgsnap.ConnString(targetURL).String(), err)}
+				return usageError{fmt.Errorf("%s=%q: %w", setting, pgsnap.ConnString(targetURL).String(), err)}
 			}
 			if opts.Jobs < 1 {
 				return usageError{fmt.Errorf("--jobs %d: want a whole number ≥ 1", opts.Jobs)}
@@ -97,5 +101,6 @@ Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible
 	f.BoolVar(&opts.WithGlobals, "with-globals", false, "first apply the server's roles and tablespaces from its globals snapshot (stops on the first SQL error)")
 	f.BoolVar(&opts.Stream, "stream", false, "pipe the snapshot into pg_restore, no temporary file (one job; damage is found at the end)")
 	f.BoolVar(&opts.NoOwner, "no-owner", false, "do not restore ownership and privileges (target lacks the source's roles)")
-	return cmd
+	return reads(a.withQuiet(cmd), "SNAPSHOT_RESTORE_URL", "SNAPSHOT_DIR", "SNAPSHOT_S3_URL", "SNAPSHOT_AGE_IDENTITY_FILE",
+		"SNAPSHOT_TMPDIR", "SNAPSHOT_PG_BIN_DIR", "SNAPSHOT_TARGET", "SNAPSHOT_CONFIG")
 }

@@ -16,7 +16,7 @@ import (
 )
 
 func (a *app) runCmd() *cobra.Command {
-	return &cobra.Command{
+	return reads(&cobra.Command{
 		Use:   "run",
 		Short: "Run the scheduler: a snapshot at every slot of the schedule until stopped",
 		Long: `Run the scheduler until SIGINT or SIGTERM: at every slot it takes a snapshot, retries a
@@ -66,7 +66,8 @@ page at /.`,
 			}
 			return s.Run(ctx)
 		},
-	}
+	}, "DATABASE_URL", "SNAPSHOT_TIME", "SNAPSHOT_SCHEDULE", "SNAPSHOT_RETENTION", "SNAPSHOT_DIR", "SNAPSHOT_S3_URL",
+		"SNAPSHOT_HTTP_ADDR", "SNAPSHOT_DRILL_SCHEDULE", "SNAPSHOT_WEBHOOK_URL", "SNAPSHOT_CONFIG", "and every other")
 }
 
 // runFleet runs every target of a configuration file, serving their endpoints together.

@@ -19,8 +19,9 @@ the destinations that took it when another fails (a bucket down), and list shows
 sync copies every such snapshot that retention keeps to the destinations lacking it, checking its
 SHA-256 on the way and its manifest last; pg_dump does not run again. The daemon does this at
 start-up and after every snapshot. Exit code 1 if a copy failed.`,
-		Example: `  SNAPSHOT_DIR=/snapshots SNAPSHOT_S3_URL=s3://backups/app pgsnap sync`,
-		Args:    noArgs,
+		Example: `  SNAPSHOT_DIR=/snapshots SNAPSHOT_S3_URL=s3://backups/app pgsnap sync
+  pgsnap sync --json | jq -r '.[] | select(.error != null) | .snapshot'`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := a.shelf()
 			if err != nil {
@@ -52,5 +53,6 @@ start-up and after every snapshot. Exit code 1 if a copy failed.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return cmd
+	return reads(a.withQuiet(cmd), "SNAPSHOT_DIR", "SNAPSHOT_S3_URL", "SNAPSHOT_RETENTION", "SNAPSHOT_KEEP_DAILY",
+		"DATABASE_URL", "SNAPSHOT_TARGET", "SNAPSHOT_CONFIG")
 }

@@ -23,7 +23,11 @@ the compressed frames whole, and pg_restore reading the archive's table of conte
 --drill: restore into a scratch database (a unique pgsnap_drill_* name on the source server, or
 SNAPSHOT_DRILL_URL's), compare every table's row count with the manifest, drop it again.
 Without names (or with --all) every listed snapshot is checked. Exit code 0 only when every
-checked snapshot passes.`,
+checked snapshot passes.
+
+An encrypted snapshot needs SNAPSHOT_AGE_IDENTITY_FILE to be decrypted. Without it (a host that
+holds only the public keys) the quick check passes on the stored bytes' size and SHA-256 and says
+that the content was not decrypted; --full and --drill fail, since they must decrypt.`,
 		Example: `  pgsnap verify                   # every snapshot: checksum, frames, table of contents
   pgsnap verify --all --full      # every snapshot, every data block
   pgsnap verify --drill latest    # restore into a scratch database and compare row counts`,
@@ -72,7 +76,8 @@ checked snapshot passes.`,
 	f.BoolVar(&opts.Full, "full", false, "also read every data block with pg_restore and recount rows")
 	f.BoolVar(&opts.Drill, "drill", false, "also restore into a scratch database and compare row counts")
 	f.BoolVar(&asJSON, "json", false, "print JSON: one object per snapshot with name, ok, checks, error")
-	return cmd
+	return reads(a.withQuiet(cmd), "SNAPSHOT_DIR", "SNAPSHOT_S3_URL", "SNAPSHOT_AGE_IDENTITY_FILE", "SNAPSHOT_DRILL_URL",
+		"DATABASE_URL", "SNAPSHOT_TMPDIR", "SNAPSHOT_PG_BIN_DIR", "SNAPSHOT_CONFIG")
 }
 
 func (a *app) printVerify(results []pgsnap.VerifyResult, asJSON bool) error {
@@ -94,10 +99,13 @@ func (a *app) printVerify(results []pgsnap.VerifyResult, asJSON bool) error {
 	} else {
 		for _, r := range results {
 			checks := strings.Join(r.Checks, ",")
-			if r.OK {
-				fmt.Fprintf(a.stdout, "ok      %s (%s)\n", r.Name, checks)
-			} else {
-				fmt.Fprintf(a.stdout, "FAILED  %s (%s): %s\n", r.Name, checks, r.Error)
+			switch {
+			case r.OK && r.Note != "":
+				fmt.Fprintf(a.stdout, "ok      %s (%s): %s\n", cell(r.Name), checks, r.Note)
+			case r.OK:
+				fmt.Fprintf(a.stdout, "ok      %s (%s)\n", cell(r.Name), checks)
+			default:
+				fmt.Fprintf(a.stdout, "FAILED  %s (%s): %s\n", cell(r.Name), checks, cell(r.Error))
 			}
 		}
 	}

@@ -12,13 +12,14 @@ import (
 )
 
 func (a *app) versionCmd() *cobra.Command {
-	return &cobra.Command{
+	return reads(&cobra.Command{
 		Use:   "version",
 		Short: "Print pgsnap's version and the pg_dump it would use",
 		Long: `Print pgsnap's version, and the pg_dump it would use: with DATABASE_URL set, the one
 matching that server's version (SNAPSHOT_PG_BIN_DIR, /usr/lib/postgresql/<major>/bin, then PATH).`,
-		Example: `  pgsnap version`,
-		Args:    noArgs,
+		Example: `  pgsnap version
+  DATABASE_URL=postgres://backup@db/app pgsnap version`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintf(a.stdout, "pgsnap %s (%s %s/%s)\n", pgsnap.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			cfg, err := pgsnap.LoadConfig(a.lookup)
@@ -42,5 +43,5 @@ matching that server's version (SNAPSHOT_PG_BIN_DIR, /usr/lib/postgresql/<major>
 			fmt.Fprintf(a.stdout, "pg_dump %s at %s (%s)\n", tool.Version, tool.Path, note)
 			return nil
 		},
-	}
+	}, "DATABASE_URL", "SNAPSHOT_PG_BIN_DIR")
 }

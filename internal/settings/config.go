@@ -204,8 +204,14 @@ func (c Config) Validate() error {
 		bad("DATABASE_URL", "", "required when SNAPSHOT_ENABLED is true")
 	}
 	if c.DatabaseURL != "" {
-		if _, err := c.DatabaseURL.Parse(); err != nil {
+		if err := c.DatabaseURL.Check(); err != nil {
 			errs = append(errs, Lookup("DATABASE_URL").Problem(string(c.DatabaseURL), err))
+		} else if c.Target == "" {
+			// Snapshot names start with the target: a connection string that names no
+			// database must not surface later as a nameless snapshot.
+			if _, err := c.TargetName(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	switch sched := c.Schedule.(type) {
@@ -244,7 +250,7 @@ func (c Config) Validate() error {
 		bad("SNAPSHOT_DRILL_SCHEDULE", c.DrillSchedule, "not a drill schedule")
 	}
 	if c.DrillURL != "" {
-		if _, err := c.DrillURL.Parse(); err != nil {
+		if err := c.DrillURL.Check(); err != nil {
 			errs = append(errs, Lookup("SNAPSHOT_DRILL_URL").Problem(string(c.DrillURL), err))
 		}
 	}
@@ -259,13 +265,15 @@ func (c Config) Validate() error {
 	}
 	c.validateS3(bad)
 	c.validatePolicy(bad)
+	c.validateOps(bad)
 	if err := codec.RecipientProblems(c.AgeRecipients); err != nil {
 		bad("SNAPSHOT_AGE_RECIPIENTS", fmt.Sprintf("%d keys", len(c.AgeRecipients)), err.Error())
 	}
 	return errors.Join(errs...)
 }
 
-// target returns the target name: Target, or one derived from the database name.
+// TargetName returns the target name: Target, or one derived from the database name (the
+// user name when the connection string names no database, as libpq defaults it).
 func (c Config) TargetName() (string, error) {
 	if c.Target != "" {
 		return c.Target, nil
@@ -282,7 +290,8 @@ func (c Config) TargetName() (string, error) {
 		db = info.User()
 	}
 	if db == "" {
-		return "", Lookup("SNAPSHOT_TARGET").Problem("", errors.New("DATABASE_URL names no database: set SNAPSHOT_TARGET"))
+		return "", Lookup("DATABASE_URL").Problem(string(c.DatabaseURL),
+			errors.New("names neither a database (dbname) nor a user, so no target name can be derived from it: add dbname, or set SNAPSHOT_TARGET"))
 	}
 	return TargetFromDatabase(db), nil
 }

@@ -38,8 +38,13 @@ func (c ConnString) HasPassword() bool {
 	return err == nil && info.HasPassword()
 }
 
-// Check parses the connection string; the error never shows the password.
+// Check parses the connection string and refuses an sslpassword, which no client program
+// could be given privately (conninfo.ErrSSLPassword); the error never shows the password.
+// Every connection setting is checked this way when it is loaded.
 func (c ConnString) Check() error {
-	_, err := c.Parse()
-	return err
+	info, err := c.Parse()
+	if err != nil {
+		return err
+	}
+	return conninfo.RefuseSSLPassword(info)
 }

@@ -187,6 +187,9 @@ func LoadFleet(path string, lookup func(string) (string, bool)) (FleetConfig, er
 			own[k] = v
 		}
 		own["DATABASE_URL"] = s.URL
+		// The server's databases are named when the fleet lists them; its name stands in
+		// for them here, so a url without a database still loads.
+		own["SNAPSHOT_TARGET"] = s.Name
 		if cfg, ok := load(where, own); ok {
 			fc.Servers = append(fc.Servers, ServerConfig{Name: s.Name, Exclude: s.Exclude, Config: cfg, Globals: s.Globals == nil || *s.Globals})
 		}

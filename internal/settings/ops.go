@@ -137,6 +137,19 @@ var opsSettings = []Setting{
 	},
 }
 
+// validateOps adds the operations settings' problems: basic auth needs both halves.
+func (c Config) validateOps(bad func(env, value, problem string)) {
+	switch {
+	case c.HTTPUser != "" && c.HTTPPassword == "":
+		bad("SNAPSHOT_HTTP_PASSWORD", "", "required with SNAPSHOT_HTTP_USER: basic auth needs both (or use SNAPSHOT_HTTP_TOKEN alone)")
+	case c.HTTPUser == "" && c.HTTPPassword != "":
+		bad("SNAPSHOT_HTTP_USER", "", "required with SNAPSHOT_HTTP_PASSWORD: basic auth needs both (or use SNAPSHOT_HTTP_TOKEN alone)")
+	}
+	if strings.ContainsRune(c.HTTPUser, ':') {
+		bad("SNAPSHOT_HTTP_USER", c.HTTPUser, "must not contain ':' (basic auth separates user and password with it)")
+	}
+}
+
 // parseURLs reads comma-separated http(s) URLs. Errors never repeat a URL: it may hold a token.
 func parseURLs(v string) ([]string, error) {
 	var out []string

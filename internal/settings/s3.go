@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -186,6 +188,48 @@ func (c Config) validateS3(bad func(env, value, problem string)) {
 	if (c.S3.AccessKeyID == "") != (c.S3.SecretAccessKey == "") {
 		bad("AWS_SECRET_ACCESS_KEY", "", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together")
 	}
+}
+
+// Warnings are what the configuration allows but an operator should hear about at start-up,
+// one line each (they never hold a secret).
+func (c Config) Warnings() []string {
+	var out []string
+	if host, plain := c.S3.plainHTTPHost(); plain && !isLoopback(host) {
+		setting := "SNAPSHOT_S3_INSECURE=true"
+		if !c.S3.Insecure {
+			setting = "SNAPSHOT_S3_ENDPOINT=" + strconv.Quote(c.S3.Endpoint)
+		}
+		out = append(out, fmt.Sprintf("%s: plain HTTP to %s, which is not a loopback address: "+
+			"snapshot bytes cross the network unencrypted, and anyone on the way can pose as the endpoint; use https", setting, host))
+	}
+	return out
+}
+
+// plainHTTPHost returns the S3 endpoint's host and whether it is spoken to in plain HTTP.
+func (c S3Config) plainHTTPHost() (host string, plain bool) {
+	if c.URL == "" {
+		return "", false
+	}
+	ep := c.Endpoint
+	if ep == "" {
+		ep = "s3.amazonaws.com"
+	}
+	rest, isHTTP := strings.CutPrefix(ep, "http://")
+	rest = strings.TrimPrefix(rest, "https://")
+	rest, _, _ = strings.Cut(rest, "/")
+	if h, _, err := net.SplitHostPort(rest); err == nil {
+		rest = h
+	}
+	return strings.Trim(rest, "[]"), isHTTP || c.Insecure
+}
+
+// isLoopback reports whether host names this machine only.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // S3Store is the s3store configuration of the S3 destination; ok is false when none is set.

@@ -167,7 +167,7 @@ var coreSettings = []Setting{
 		Want: "a connection string like DATABASE_URL's (its database is not used)",
 		Doc:  "server drills restore on (default: the source server)",
 		set: func(c *Config, v string) error {
-			if _, err := conninfo.Parse(v); err != nil {
+			if err := ConnString(v).Check(); err != nil {
 				return err
 			}
 			c.DrillURL = ConnString(v)
@@ -186,13 +186,8 @@ var coreSettings = []Setting{
 }
 
 func setDatabaseURL(c *Config, v string) error {
-	info, err := conninfo.Parse(v)
-	if err != nil {
+	if err := ConnString(v).Check(); err != nil {
 		return err
-	}
-	if info.Get("sslpassword") != "" {
-		// Only the password has a private way to pg_dump; this one would reach its argv.
-		return errors.New("sslpassword is not supported: it would appear in pg_dump's command line; use a client key without a passphrase (mode 0600)")
 	}
 	c.DatabaseURL = ConnString(v)
 	return nil

@@ -20,32 +20,31 @@ import (
 // keys, so List never shows one and no key can collide with one.
 const probePrefix = ".pgsnap-probe-"
 
+// reachBudget bounds how long Check keeps trying an endpoint that does not answer at all: a
+// start-up check reports an unreachable endpoint within seconds instead of spending the whole
+// retry budget meant for outages in the middle of an upload.
+const reachBudget = 8 * time.Second
+
 // Check verifies that the bucket exists and that the credentials may write and delete under the
 // prefix: it writes a probe object, writes it again with If-None-Match: * to learn whether the
 // endpoint enforces that header (Commit relies on it), and deletes it. Buckets are never
-// created. Errors start with URLSetting and name the location and the endpoint, never a secret.
+// created. An endpoint that does not answer fails the check after about reachBudget. Errors
+// name the location, the endpoint and, for a missing bucket, URLSetting, never a secret; the
+// caller names the setting the store came from.
 func (s *Store) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("check %s: %w", s.where(""), err)
 	}
-	if err := s.check(ctx); err != nil {
-		return fmt.Errorf("%s: %w", URLSetting, err)
-	}
-	return nil
+	return s.check(ctx)
 }
 
 func (s *Store) check(ctx context.Context) error {
-	var found bool
-	err := s.retry(ctx, "check bucket", "", func(ctx context.Context) error {
-		var err error
-		found, err = s.core.BucketExists(ctx, s.cfg.Bucket)
-		return err
-	})
+	found, err := s.bucketExists(ctx)
 	if err != nil {
 		return s.wrap("check bucket", "", err)
 	}
 	if !found {
-		return fmt.Errorf("check bucket %s: bucket %q does not exist", s.where(""), s.cfg.Bucket)
+		return fmt.Errorf("check bucket %s: bucket %q does not exist (check %s)", s.where(""), s.cfg.Bucket, URLSetting)
 	}
 	rnd := make([]byte, 8)
 	_, _ = rand.Read(rnd)
@@ -83,6 +82,50 @@ func (s *Store) check(ctx context.Context) error {
 	})
 	return s.wrap("probe delete", name, err)
 }
+
+// bucketExists asks whether the bucket exists, retrying transient failures for at most
+// reachBudget. When the budget ends first, the error is the last try's (an unreachable
+// endpoint), noting the time spent; the caller's own cancellation is returned as it is.
+func (s *Store) bucketExists(ctx context.Context) (bool, error) {
+	bctx, cancel := context.WithTimeout(ctx, reachBudget)
+	defer cancel()
+	var found bool
+	var last error
+	tries := 0
+	err := s.retry(bctx, "check bucket", "", func(rctx context.Context) error {
+		var err error
+		tries++
+		found, err = s.core.BucketExists(rctx, s.cfg.Bucket)
+		if err != nil && rctx.Err() == nil {
+			last = err
+		}
+		return err
+	})
+	if err != nil && ctx.Err() == nil && bctx.Err() != nil {
+		if last == nil {
+			return false, noAnswer{tries} // every try hung until the budget ended
+		}
+		return false, fmt.Errorf("%w (gave up after %s, %s)", last, reachBudget, triesText(tries))
+	}
+	return found, err
+}
+
+// noAnswer is an endpoint that accepted no request within reachBudget. It is a net.Error, so
+// wrap reports the endpoint unreachable.
+type noAnswer struct{ tries int }
+
+func (e noAnswer) Error() string {
+	return fmt.Sprintf("no answer within %s (%s)", reachBudget, triesText(e.tries))
+}
+
+func triesText(n int) string {
+	if n == 1 {
+		return "1 try"
+	}
+	return fmt.Sprintf("%d tries", n)
+}
+func (noAnswer) Timeout() bool   { return true }
+func (noAnswer) Temporary() bool { return true }
 
 // deleteProbe removes the probe after a failed check, best effort.
 func (s *Store) deleteProbe(obj string) {
