@@ -23,10 +23,13 @@ func (a *app) listCmd() *cobra.Command {
 		Long: `List every complete snapshot in every destination, of every target, newest first; --target
 (SNAPSHOT_TARGET) narrows it to one. With a configuration file (--config) it reads the
 destinations of all its targets and servers. COPIES says how many destinations hold a snapshot;
-an incomplete one is copied to the others by sync.
+an incomplete one is copied to the others by sync. KIND marks a pinned snapshot, and a DAMAGED
+one (its data missing or of the wrong size, or found damaged by verify or a drill): retention
+never counts it.
 With --json, print an array of manifests: name, target, slot (null for a manual snapshot),
 started_at, finished_at, size, sha256, format, compression, encrypted, pg_dump_version,
-server_version, labels, rows (per table), and drill (the latest restore drill), and more.`,
+server_version, labels, rows (per table), parts, pinned and pin_reason, damaged (why), drill and
+check (the latest restore drill and verification), and more.`,
 		Example: `  pgsnap list
   pgsnap list --config pgsnap.yaml --target billing
   pgsnap list --json | jq -r '.[0].name'`,
