@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pgsnap/pgsnap/internal/catalog"
 	"github.com/pgsnap/pgsnap/notify"
 )
 
@@ -47,11 +48,11 @@ func shrinks(prev, snap Snapshot, pct int, minRows int64, at time.Time) []Shrink
 // ALERT): each table that lost more than the alert's share of its rows, or vanished, is logged
 // at WARN, counted, and sent to the webhooks as a shrink event, and the previous snapshot is
 // pinned, its reason recorded. It runs before retention.
-func (s *Scheduler) canary(ctx context.Context, snap Snapshot) {
+func (s *Scheduler) canary(ctx context.Context, cat *catalog.Catalog, snap Snapshot) {
 	if s.cfg.ShrinkAlert <= 0 || snap.Rows == nil || s.o.globals {
 		return
 	}
-	snaps, err := s.cat.ListTarget(ctx)
+	snaps, err := cat.ListTarget(ctx)
 	if err != nil {
 		s.log.Warn("shrink alert: list snapshots", "err", err)
 		return
@@ -82,7 +83,7 @@ func (s *Scheduler) canary(ctx context.Context, snap Snapshot) {
 	if len(found) > 1 {
 		reason += fmt.Sprintf(" (and %d more tables)", len(found)-1)
 	}
-	if err := s.cat.SetPin(ctx, prev.Name, true, reason); err != nil {
+	if err := cat.SetPin(ctx, prev.Name, true, reason); err != nil {
 		s.log.Error("shrink alert: pin the snapshot from before the loss", "snapshot", prev.Name, "err", err)
 		return
 	}

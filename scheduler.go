@@ -196,12 +196,15 @@ func (s *Scheduler) countSkipped(slot time.Time) {
 // destination that missed one.
 func (s *Scheduler) retain(ctx context.Context, snap Snapshot) {
 	defer s.listed.invalidate()
-	s.canary(ctx, snap) // before retention: the snapshot from before a loss must survive it
-	if _, err := s.Prune(ctx, false); err != nil && ctx.Err() == nil {
+	// A destination that failed just now (it is down) is left alone until the next snapshot's
+	// sync: waiting for it again here would only hold the slot up.
+	cat := s.cat.Only(snap.StoredIn)
+	s.canary(ctx, cat, snap) // before retention: the snapshot from before a loss must survive it
+	if _, err := s.prune(ctx, cat, false); err != nil && ctx.Err() == nil {
 		s.log.Error("retention failed", "err", err)
 	}
 	if len(snap.Missing) > 0 {
-		return // a destination failed just now; the next snapshot's sync tries it again
+		return
 	}
 	if _, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("some destinations are still incomplete; the next snapshot retries", "err", err)

@@ -138,13 +138,17 @@ func (sh *Shelf) RestoreTo(ctx context.Context, name string, opts RestoreOptions
 // (DATABASE_URL is set and no snapshot is being written), it first removes what crashed writers
 // left. With dryRun it only reports.
 func (sh *Shelf) Prune(ctx context.Context, dryRun bool) ([]PruneDecision, error) {
+	return sh.prune(ctx, sh.cat, dryRun)
+}
+
+func (sh *Shelf) prune(ctx context.Context, cat *catalog.Catalog, dryRun bool) ([]PruneDecision, error) {
 	if !dryRun {
 		if release := sh.tryWriterLock(ctx); release != nil {
-			sh.cat.SweepTarget(ctx)
+			cat.SweepTarget(ctx)
 			release()
 		}
 	}
-	return sh.cat.Prune(ctx, dryRun)
+	return cat.Prune(ctx, dryRun)
 }
 
 // Pin keeps a snapshot whatever the retention policy says, in every destination that holds it,
@@ -164,6 +168,7 @@ func (sh *Shelf) Unpin(ctx context.Context, name string) error {
 func (sh *Shelf) Sync(ctx context.Context) ([]SyncCopy, error) {
 	if release := sh.tryWriterLock(ctx); release != nil {
 		defer release()
+		sh.cat.SweepTarget(ctx) // a destination that failed mid-write may hold its leftovers
 	}
 	return sh.cat.Sync(ctx, sh.ver.Gate)
 }

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -205,6 +206,22 @@ func (c *Catalog) Check(ctx context.Context) error {
 		c.o.Log.Error("destination unusable; snapshots go to the others and are copied here once it works", "err", err)
 	}
 	return nil
+}
+
+// Only is the catalog of the destinations named in names (in their order), with the same options:
+// for the work after a snapshot that some destination missed (it was down), which leaves that
+// destination for Sync to catch up instead of waiting for it again.
+func (c *Catalog) Only(names []string) *Catalog {
+	var dests []*Destination
+	for _, d := range c.dests {
+		if slices.Contains(names, d.Name) {
+			dests = append(dests, d)
+		}
+	}
+	if len(dests) == 0 {
+		return c
+	}
+	return &Catalog{dests: dests, o: c.o}
 }
 
 // Names lists the destinations' names, in order.
