@@ -18,11 +18,11 @@ type collector struct {
 }
 
 type descs struct {
-	up, buildInfo                                       *prometheus.Desc
-	lastSuccess, lastFailure, lastDuration, lastSize    *prometheus.Desc
-	attempts, retries, failures                         *prometheus.Desc
-	nextSlot, dumpRate, fresh, limit, running           *prometheus.Desc
-	snapshots, storedBytes, destFailures, incomplete    *prometheus.Desc
+	up, buildInfo                                                *prometheus.Desc
+	lastSuccess, lastFailure, lastDuration, lastSize             *prometheus.Desc
+	attempts, retries, failures                                  *prometheus.Desc
+	nextSlot, dumpRate, fresh, limit, running                    *prometheus.Desc
+	snapshots, storedBytes, destFailures, incomplete             *prometheus.Desc
 	drillSuccess, drillTimestamp, drillDuration, drills, shrinks *prometheus.Desc
 }
 
