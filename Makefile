@@ -25,13 +25,13 @@ test: fmt-check vet majors
 	@echo "FAULT SUITE (RELIABILITY.md test names):"; sort -k2 bin/faults.log | sed 's/^/  /'
 	@echo "faults survived: $$(grep -c '^survived' bin/faults.log)/$$(wc -l < bin/faults.log)"
 
-# T38: the daemon on a one-minute schedule under write load for SOAK (make test runs the same
-# test for three slots); prints its figure line: slots taken, verified, RSS and fd drift.
+# T38 (internal/soak): the daemon on a one-minute schedule under write load for SOAK (make test
+# runs the same test for three slots); prints its figure line: slots, verified, RSS and fd drift.
 SOAK         ?= 30m
 SOAK_TIMEOUT ?= 40m
 soak:
 	@mkdir -p bin && rm -f bin/soak.log
-	CI=true PGSNAP_SOAK="$(SOAK)" PGSNAP_FAULT_LOG="$(CURDIR)/bin/soak.log" PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 -run TestSoak -timeout $(SOAK_TIMEOUT) ./cmd/pgsnap
+	CI=true PGSNAP_SOAK="$(SOAK)" PGSNAP_FAULT_LOG="$(CURDIR)/bin/soak.log" PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 -run TestSoak -timeout $(SOAK_TIMEOUT) ./internal/soak
 	@sed -n 's/^figure /FAULT /p' bin/soak.log
 
 # Server builds of other PostgreSQL majors for the version tests (npm registry; cached). Without

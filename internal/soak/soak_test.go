@@ -1,4 +1,4 @@
-package main
+package soak_test
 
 import (
 	"context"
@@ -165,7 +165,6 @@ func windowStats(samples []sample, from, to time.Time, f func(sample) float64) (
 // holds as many dumps, and are compared by their medians (see the GOGC note below).
 func TestSoakDaemonUnderWriteLoad(t *testing.T) {
 	invariants.Fault(t, "T38")
-	t.Parallel() // mostly waiting for slots; its figures are the daemon's own
 	slots := soakSlots(t)
 	interval := 2 * time.Second
 	if slots > soakShortSlots {
@@ -210,7 +209,7 @@ func TestSoakDaemonUnderWriteLoad(t *testing.T) {
 	if until := time.Until(time.Now().Truncate(time.Minute).Add(time.Minute)); until < 5*time.Second {
 		time.Sleep(until + time.Second)
 	}
-	cmd, _, stderr := pgsnapCmd(t, env, "run")
+	cmd, _, stderr := pgsnapCmd(env, "run")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +231,7 @@ func TestSoakDaemonUnderWriteLoad(t *testing.T) {
 		}
 	}()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if code, _, err := httpGet("http://" + addr + "/healthz"); err == nil && code == http.StatusOK {
+		if healthy(addr) {
 			break
 		}
 		if time.Now().After(deadline) || time.Now().After(first) {
@@ -268,8 +267,8 @@ func TestSoakDaemonUnderWriteLoad(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
-	case <-time.After(shutdownLimit):
-		t.Errorf("daemon did not exit within %v of SIGTERM", shutdownLimit)
+	case <-time.After(2 * invariants.ShutdownLimit):
+		t.Errorf("daemon did not exit within %v of SIGTERM", 2*invariants.ShutdownLimit)
 		cmd.Process.Kill()
 		<-exited
 	}
@@ -290,7 +289,11 @@ func TestSoakDaemonUnderWriteLoad(t *testing.T) {
 
 	// Every slot taken exactly once, nothing else taken.
 	perSlot := map[time.Time]int{}
-	for _, s := range listJSON(t, env) {
+	var snaps []listed
+	if code := runJSON(t, env, &snaps, "list", "--json"); code != 0 {
+		t.Errorf("list --json: exit %d", code)
+	}
+	for _, s := range snaps {
 		if s.Slot == nil {
 			t.Errorf("manual snapshot %s in a daemon's store", s.Name)
 			continue
