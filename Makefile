@@ -4,7 +4,7 @@ BIN     := bin/pgsnap
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/pgsnap/pgsnap.version=$(VERSION)
 
-.PHONY: all build demo test vet fmt-check fuzz clean majors bench
+.PHONY: all build demo test vet fmt-check fuzz clean majors bench soak
 
 all: build
 
@@ -23,6 +23,15 @@ test: fmt-check vet majors
 	PGSNAP_VERSITYGW="$${PGSNAP_VERSITYGW:-$$(scripts/install-tools.sh | tail -1)}" PGSNAP_FAULT_LOG="$(CURDIR)/bin/faults.log" PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 -tags failpoints -run Failpoint ./...
 	cd examples/embedded && PGTEST_BIN_DIR="$$(../../scripts/ensure-postgres.sh)" $(GO) test -race -count=1 ./...
 	@scripts/faults.sh bin/faults.log
+
+# T38 (internal/soak): the daemon on a one-minute schedule under write load for SOAK (make test
+# runs the same test for three slots); prints its figure line: slots, verified, RSS and fd drift.
+SOAK         ?= 30m
+SOAK_TIMEOUT ?= 40m
+soak:
+	@mkdir -p bin && rm -f bin/soak.log
+	CI=true PGSNAP_SOAK="$(SOAK)" PGSNAP_FAULT_LOG="$(CURDIR)/bin/soak.log" PGTEST_BIN_DIR="$$(scripts/ensure-postgres.sh)" $(GO) test -race -count=1 -run TestSoak -timeout $(SOAK_TIMEOUT) ./internal/soak
+	@sed -n 's/^figure /FAULT /p' bin/soak.log
 
 # Server builds of other PostgreSQL majors for the version tests (npm registry; cached). Without
 # them those tests skip, except with CI=true, where they fail.
