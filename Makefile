@@ -58,12 +58,13 @@ fmt-check:
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseDaily -fuzztime=$(FUZZTIME) ./schedule
-	$(GO) test -run='^$$' -fuzz=FuzzLoadConfig -fuzztime=$(FUZZTIME) .
-	$(GO) test -run='^$$' -fuzz=FuzzDecodeManifest -fuzztime=$(FUZZTIME) .
-	$(GO) test -run='^$$' -fuzz=FuzzParseSnapshotName -fuzztime=$(FUZZTIME) .
+	$(GO) test -run='^$$' -fuzz=FuzzLoadConfig -fuzztime=$(FUZZTIME) ./internal/settings
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeManifest -fuzztime=$(FUZZTIME) ./internal/catalog
+	$(GO) test -run='^$$' -fuzz=FuzzParseSnapshotName -fuzztime=$(FUZZTIME) ./internal/catalog
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/conninfo
 	$(GO) test -run='^$$' -fuzz=FuzzCounter -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./internal/archive
-	$(GO) test -run='^$$' -fuzz=FuzzFrameChecker -fuzztime=$(FUZZTIME) .
+	$(GO) test -run='^$$' -fuzz=FuzzFrameChecker -fuzztime=$(FUZZTIME) ./internal/codec
+	$(GO) test -run='^$$' -fuzz=FuzzWriter -fuzztime=$(FUZZTIME) ./internal/copyfmt
 
 clean:
 	rm -rf bin
