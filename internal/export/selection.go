@@ -152,6 +152,13 @@ func foreignKey(e archive.Entry, byID map[int]*archive.Entry, chosen map[int]boo
 		others = append(others, t)
 	}
 	if own == nil {
+		// An archive that does not record the foreign key's tables: left out, and named
+		// when its tag says it is a chosen table's.
+		for id := range chosen {
+			if t := byID[id]; t.Namespace == e.Namespace && strings.HasPrefix(e.Tag, t.Tag+" ") {
+				return false, fmt.Sprintf("%s: foreign key %s, whose referenced table the snapshot does not record", Name{Schema: t.Namespace, Name: t.Tag}, Ident(strings.TrimPrefix(e.Tag, t.Tag+" ")))
+			}
+		}
 		return false, ""
 	}
 	others = slices.DeleteFunc(others, func(t *archive.Entry) bool { return t.DumpID == own.DumpID })

@@ -133,3 +133,25 @@ func TestSelectNames(t *testing.T) {
 		t.Errorf("Select(app.acounts) = missing %v, %v; want it missing", missing, err)
 	}
 }
+
+// A foreign key whose dependencies name no table (an archive that does not record them) is
+// left out, and named when its tag says it is a chosen table's.
+func TestSelectForeignKeyWithoutDeps(t *testing.T) {
+	toc := tocOf()
+	for i := range toc {
+		if toc[i].Desc == "FK CONSTRAINT" {
+			toc[i].Deps = nil
+		}
+	}
+	sel, _, err := Select(toc, []Name{{"app", "accounts"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"app.accounts: foreign key accounts_customer_id_fkey, whose referenced table the snapshot does not record",
+		"app.accounts: foreign key accounts_parent_fkey, whose referenced table the snapshot does not record",
+	}
+	if diff := cmp.Diff(want, sel.LeftOut); diff != "" || slices.Contains(sel.IDs, 52) {
+		t.Errorf("LeftOut (-want +got):\n%s", diff)
+	}
+}
