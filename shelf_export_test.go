@@ -69,6 +69,9 @@ func TestDiffRowsAndObjects(t *testing.T) {
 	if !cmp.Equal(r.Added, d.Removed) || !cmp.Equal(r.Removed, d.Added) || r.SizeChange != -d.SizeChange {
 		t.Errorf("Diff(B, A) = added %v removed %v, want Diff(A, B)'s reversed", r.Added, r.Removed)
 	}
+	if l, err := s.Diff(t.Context(), "", "latest"); err != nil || l.A.Name != a.Name || l.B.Name != b.Name {
+		t.Errorf("Diff(\"\", latest) compared %s with %s (%v), want %s with %s", l.A.Name, l.B.Name, err, a.Name, b.Name)
+	}
 	if _, err := s.Diff(t.Context(), a.Name, a.Name); err == nil {
 		t.Errorf("Diff of a snapshot with itself succeeded")
 	}

@@ -44,46 +44,48 @@ func (sh *Shelf) Tables(ctx context.Context, name string) ([]TableInfo, error) {
 // (tables, indexes, functions, ...) added and removed, and the size change. An empty b is the
 // newest snapshot of the target, an empty a the one before b.
 func (sh *Shelf) Diff(ctx context.Context, a, b string) (SnapshotDiff, error) {
-	var snaps [2]Snapshot
+	var usable []Snapshot // the target's database snapshots that can be read, newest first
 	if a == "" || b == "" {
 		list, err := sh.cat.ListTarget(ctx)
 		if err != nil {
 			return SnapshotDiff{}, err
 		}
-		var usable []Snapshot
 		for _, s := range list {
-			if s.Format == FormatCustom && s.Damaged == "" && (sh.target == "" || s.Target == sh.target) {
+			if s.Format == FormatCustom && s.Damaged == "" {
 				usable = append(usable, s)
 			}
 		}
-		if b == "" {
-			if len(usable) == 0 {
-				return SnapshotDiff{}, fmt.Errorf("no snapshot of %s to compare: %w", sh.targetName(), ErrNotFound)
+	}
+	if b == "" {
+		if len(usable) == 0 {
+			return SnapshotDiff{}, fmt.Errorf("no snapshot of %s to compare: %w", sh.targetName(), ErrNotFound)
+		}
+		b = usable[0].Name
+	}
+	sb, err := sh.Find(ctx, b)
+	if err != nil {
+		return SnapshotDiff{}, err
+	}
+	if a == "" {
+		// The newest before b of b's own target (a store may hold several).
+		for _, s := range usable {
+			if s.Target == sb.Target && s.Name != sb.Name && s.Time().Before(sb.Time()) {
+				a = s.Name
+				break
 			}
-			b = usable[0].Name
 		}
 		if a == "" {
-			for i, s := range usable {
-				if s.Name == b && i+1 < len(usable) {
-					a = usable[i+1].Name
-				}
-			}
-			if a == "" {
-				return SnapshotDiff{}, fmt.Errorf("no snapshot of %s before %s to compare it with: %w", sh.targetName(), b, ErrNotFound)
-			}
+			return SnapshotDiff{}, fmt.Errorf("no snapshot of target %s before %s to compare it with: %w", sb.Target, sb.Name, ErrNotFound)
 		}
 	}
-	for i, name := range []string{a, b} {
-		s, err := sh.Find(ctx, name)
-		if err != nil {
-			return SnapshotDiff{}, err
-		}
-		snaps[i] = s
+	sa, err := sh.Find(ctx, a)
+	if err != nil {
+		return SnapshotDiff{}, err
 	}
-	if snaps[0].Name == snaps[1].Name {
-		return SnapshotDiff{}, fmt.Errorf("diff compares two snapshots; both are %s", snaps[0].Name)
+	if sa.Name == sb.Name {
+		return SnapshotDiff{}, fmt.Errorf("diff compares two snapshots; both are %s", sa.Name)
 	}
-	return export.New(sh.cat, sh.log).Diff(ctx, snaps[0], snaps[1])
+	return export.New(sh.cat, sh.log).Diff(ctx, sa, sb)
 }
 
 func (sh *Shelf) targetName() string {

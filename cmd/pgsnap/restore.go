@@ -167,6 +167,10 @@ func (a *app) restoreTables(cmd *cobra.Command, name string, labels []string, ta
 		if t.To != t.From {
 			as = " as " + t.To
 		}
+		if t.NoData {
+			fmt.Fprintf(a.stdout, "restored %s%s: partitioned, its rows are in its partitions\n", t.From, as)
+			continue
+		}
 		fmt.Fprintf(a.stdout, "restored %s%s: %d rows\n", t.From, as, t.Rows)
 	}
 	for _, fk := range res.LeftOut {

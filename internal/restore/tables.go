@@ -44,6 +44,9 @@ type RestoredTable struct {
 	From string `json:"from"` // its name in the snapshot
 	To   string `json:"to"`   // its name in the target
 	Rows int64  `json:"rows"` // proven against the manifest
+	// NoData marks a table without rows of its own: a partitioned table's are in its
+	// partitions.
+	NoData bool `json:"no_data,omitempty"`
 }
 
 // TablesResult is what a table restore did.
@@ -151,7 +154,7 @@ func (r tableRestore) run(ctx context.Context, snap catalog.Snapshot, opts Table
 		return res, fmt.Errorf("restore %s: %w (what it added to %s is dropped again)", snap.Name, err, res.Database)
 	}
 	for _, n := range sel.Tables {
-		res.Tables = append(res.Tables, RestoredTable{From: n.String(), To: renamed[n].String(), Rows: got[renamed[n].Key()]})
+		res.Tables = append(res.Tables, RestoredTable{From: n.String(), To: renamed[n].String(), Rows: got[renamed[n].Key()], NoData: !containsName(sel.Data, n)})
 	}
 	for _, s := range plan.schemas {
 		res.Schemas = append(res.Schemas, export.Ident(plan.schemaAs(s)))
