@@ -3,6 +3,8 @@ package pgsnap_test
 import (
 	"bytes"
 	"errors"
+	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +119,13 @@ func TestExportThroughTheLibrary(t *testing.T) {
 	}
 	if _, err := s.Export(t.Context(), snap.Name, "app.accounts", "xml", &got); err == nil {
 		t.Errorf("export as xml succeeded")
+	}
+	// A damaged snapshot fails the export.
+	flipMiddleByte(t, filepath.Join(f.dir, snap.Data))
+	if res, err := s.Export(t.Context(), snap.Name, "app.accounts", "csv", io.Discard); err == nil {
+		t.Errorf("export of a damaged snapshot = %+v, want an error", res)
+	} else {
+		t.Logf("export of a damaged snapshot: %v", err)
 	}
 }
 

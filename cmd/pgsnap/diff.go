@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -62,8 +61,8 @@ schema, name), size_change and archive_size_change.`,
 }
 
 func printDiff(a *app, d pgsnap.SnapshotDiff) error {
-	fmt.Fprintf(a.stdout, "A  %s  %s  %s\n", d.A.Name, d.A.Time.Format(time.DateTime), humanBytes(d.A.Size))
-	fmt.Fprintf(a.stdout, "B  %s  %s  %s\n\n", d.B.Name, d.B.Time.Format(time.DateTime), humanBytes(d.B.Size))
+	fmt.Fprintf(a.stdout, "A  %s  %s  %s\n", d.A.Name, d.A.Time.Format(time.DateTime), diffSize(d.A.Size))
+	fmt.Fprintf(a.stdout, "B  %s  %s  %s\n\n", d.B.Name, d.B.Time.Format(time.DateTime), diffSize(d.B.Size))
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TABLE\tROWS A\tROWS B\tCHANGE")
 	for _, t := range d.Tables {
@@ -95,7 +94,7 @@ func printDiff(a *app, d pgsnap.SnapshotDiff) error {
 	if len(d.Added) == 0 && len(d.Removed) == 0 {
 		fmt.Fprintln(a.stdout, "\nNo object added or removed.")
 	}
-	fmt.Fprintf(a.stdout, "\nSize: %s -> %s (%s)\n", humanBytes(d.A.Size), humanBytes(d.B.Size), signedBytes(d.SizeChange))
+	fmt.Fprintf(a.stdout, "\nSize: %s -> %s (%s)\n", diffSize(d.A.Size), diffSize(d.B.Size), signedBytes(d.SizeChange))
 	return nil
 }
 
@@ -125,7 +124,19 @@ func changeOf(t pgsnap.TableChange) string {
 
 func signedBytes(n int64) string {
 	if n < 0 {
-		return "-" + humanBytes(-n)
+		return "-" + diffSize(-n)
 	}
-	return "+" + strings.TrimSpace(humanBytes(n))
+	return "+" + diffSize(n)
+}
+
+// diffSize is a size as people read it: 512 B, 20.3 KiB, 1.2 GiB.
+func diffSize(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, unit := float64(n)/1024, 0
+	for ; f >= 1024 && unit < 5; unit++ {
+		f /= 1024
+	}
+	return fmt.Sprintf("%.1f %ciB", f, "KMGTP"[unit])
 }

@@ -57,16 +57,13 @@ Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible
 			if latest || len(labels) > 0 {
 				args = []string{"latest"}
 			}
+			if len(tables.Tables) > 0 || len(tables.Schemas) > 0 || tables.As != "" {
+				return a.restoreTables(cmd, args[0], labels, targetURL, opts, tables)
+			}
 			if targetURL == "" {
 				targetURL, _ = a.lookupEnv("SNAPSHOT_RESTORE_URL")
 			} else if pgsnap.ConnString(targetURL).HasPassword() {
 				a.log.Warn("a password on the command line is visible to other users of this machine: prefer SNAPSHOT_RESTORE_URL")
-			}
-			if len(tables.Tables) > 0 || len(tables.Schemas) > 0 {
-				return a.restoreTables(cmd, args[0], labels, targetURL, opts, tables)
-			}
-			if tables.As != "" {
-				return usageError{errors.New("--as renames a table or schema restored with --table or --schema")}
 			}
 			if targetURL == "" {
 				return usageError{errors.New("restore needs --target-url or SNAPSHOT_RESTORE_URL (the database to restore into)")}
@@ -121,61 +118,4 @@ Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible
 	f.StringArrayVar(&tables.Schemas, "schema", nil, "restore every table of this schema into an existing database that lacks the schema")
 	f.StringVar(&tables.As, "as", "", "with one --table, restore it as schema.newname; with one --schema, as this schema")
 	return cmd
-}
-
-// restoreTables is restore --table/--schema: chosen tables into an existing database, by
-// default the source database.
-func (a *app) restoreTables(cmd *cobra.Command, name string, labels []string, targetURL string, opts pgsnap.RestoreOptions, tables pgsnap.RestoreTablesOptions) error {
-	for _, flag := range []string{"clean", "force", "force-disconnect", "keep-old", "with-globals", "stream"} {
-		if cmd.Flags().Changed(flag) {
-			return usageError{fmt.Errorf("--%s is for a whole database's restore, not with --table or --schema", flag)}
-		}
-	}
-	if targetURL != "" {
-		if err := pgsnap.ConnString(targetURL).Check(); err != nil {
-			return usageError{fmt.Errorf("--target-url %q: %w", pgsnap.ConnString(targetURL).String(), err)}
-		}
-	}
-	tables.Target, tables.NoOwner, tables.Jobs = pgsnap.ConnString(targetURL), opts.NoOwner, opts.Jobs
-	if err := tables.Check(); err != nil {
-		return usageError{err}
-	}
-	s, err := a.shelf()
-	if err != nil {
-		return err
-	}
-	if len(labels) > 0 {
-		want, err := pgsnap.ParseLabels(strings.Join(labels, ","))
-		if err != nil {
-			return usageError{fmt.Errorf("--label: %w", err)}
-		}
-		snap, err := s.FindLabeled(cmd.Context(), want)
-		if err != nil {
-			return err
-		}
-		name = snap.Name
-	}
-	res, err := s.RestoreTables(cmd.Context(), name, tables)
-	if errors.Is(err, pgsnap.ErrNoTable) {
-		return usageError{err}
-	}
-	if err != nil {
-		return err
-	}
-	for _, t := range res.Tables {
-		as := ""
-		if t.To != t.From {
-			as = " as " + t.To
-		}
-		if t.NoData {
-			fmt.Fprintf(a.stdout, "restored %s%s: partitioned, its rows are in its partitions\n", t.From, as)
-			continue
-		}
-		fmt.Fprintf(a.stdout, "restored %s%s: %d rows\n", t.From, as, t.Rows)
-	}
-	for _, fk := range res.LeftOut {
-		fmt.Fprintf(a.stdout, "left out %s\n", fk)
-	}
-	a.log.Info("table restore finished", "snapshot", res.Snapshot.Name, "database", res.Database, "tables", len(res.Tables), "foreign_keys_left_out", len(res.LeftOut))
-	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pgsnap/pgsnap/internal/archive"
 	"github.com/pgsnap/pgsnap/internal/catalog"
+	"github.com/pgsnap/pgsnap/internal/codec"
 	"github.com/pgsnap/pgsnap/internal/copyfmt"
 )
 
@@ -53,10 +54,10 @@ type Result struct {
 	Rows     int64    `json:"rows"`
 	Format   string   `json:"format"`
 	// Verified says the stored bytes were read to their end and matched the manifest's size
-	// and SHA-256. An export stops after its table when the rest of the archive is larger
-	// than what it read already and 64 MiB; what it wrote was then checked by the row count
-	// in the manifest, and by the zstd frames' checksums and age's authentication where the
-	// snapshot has them, but not by the manifest's SHA-256.
+	// and SHA-256. An export of a compressed or encrypted snapshot stops after its table when
+	// the rest of the archive is larger than what it read already and 64 MiB; what it wrote
+	// was then checked by the row count in the manifest, the zstd frames' checksums and age's
+	// authentication, but not by the manifest's SHA-256.
 	Verified bool `json:"verified"`
 }
 
@@ -110,7 +111,10 @@ func (e *Exporter) Export(ctx context.Context, snap catalog.Snapshot, table Name
 	if want, ok := snap.Rows[key]; ok && want != tb.Rows {
 		return res, &catalog.CorruptError{Name: snap.Name, Reason: fmt.Sprintf("%s has %d rows, the manifest says %d", res.Table, tb.Rows, want)}
 	}
-	if readRest(snap.ArchiveSize, tb.End) {
+	// Bytes stored without compression or encryption carry no checksum of their own: only
+	// the manifest's SHA-256 vouches for what was read, so it is always checked.
+	unchecked := !snap.Encrypted && snap.Compression == codec.None
+	if unchecked || readRest(snap.ArchiveSize, tb.End) {
 		if err := drainAndVerify(ctx, r, snap); err != nil {
 			return res, err
 		}

@@ -17,10 +17,10 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// An export reads the archive to its end, and checks the stored bytes, only when that at most
-// doubles its work: a small table before a large one stops early and says so; the large one,
-// whose end is near the archive's, is checked. Both match COPY's CSV, on a zstd and on an
-// uncompressed snapshot.
+// An export of a zstd snapshot reads the archive to its end, and checks the stored bytes, only
+// when that at most doubles its work: a small table before a large one stops early and says so;
+// the large one, whose end is near the archive's, is checked. An uncompressed snapshot's bytes
+// carry no checksum of their own: they are always checked. Every export matches COPY's CSV.
 func TestExportStopsEarlyOnlyWhenTheRestIsLarge(t *testing.T) {
 	export.SetVerifyFloor(t, 0)
 	c := pgtest.Get(t)
@@ -49,7 +49,7 @@ func TestExportStopsEarlyOnlyWhenTheRestIsLarge(t *testing.T) {
 			for _, tc := range []struct {
 				table    string
 				verified bool
-			}{{"aa_small", false}, {"zz_large", true}} {
+			}{{"aa_small", compression == "none"}, {"zz_large", true}} {
 				logs.Reset()
 				var got bytes.Buffer
 				res, err := s.Export(t.Context(), snap.Name, tc.table, "csv", &got)

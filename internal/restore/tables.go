@@ -147,7 +147,11 @@ func (r tableRestore) run(ctx context.Context, snap catalog.Snapshot, opts Table
 		return res, fmt.Errorf("restore %s into %s (nothing was changed there): %w", snap.Name, res.Database, err)
 	}
 	got, err := r.proveTables(ctx, snap, target, sel.Data, renamed, opts.Jobs)
+	if err != nil && !errors.Is(err, ErrRowsDiffer) {
+		return res, fmt.Errorf("restore %s: the tables are in %s, but their rows could not be counted there: %w", snap.Name, res.Database, err)
+	}
 	if err != nil {
+		// Proven in the scratch database, different here: something else wrote to them.
 		if uerr := undo(ctx, target, plan, renamed); uerr != nil {
 			return res, fmt.Errorf("restore %s: %w; and what it added to %s could not be dropped: %v", snap.Name, err, res.Database, uerr)
 		}
