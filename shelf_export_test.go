@@ -80,6 +80,22 @@ func TestDiffRowsAndObjects(t *testing.T) {
 	if _, err := s.Diff(t.Context(), "", a.Name); !errors.Is(err, pgsnap.ErrNotFound) {
 		t.Errorf("Diff with nothing before the oldest = %v, want ErrNotFound", err)
 	}
+	// A manifest without row counts (an older pgsnap's): its tables come from its table of
+	// contents, their rows unknown.
+	editManifest(t, filepath.Join(f.dir, a.Name+".json"), func(m map[string]any) { delete(m, "rows") })
+	d, err = s.Diff(t.Context(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTables = []pgsnap.TableChange{
+		{Schema: "public", Name: "audit", Status: pgsnap.TableRemoved},
+		{Schema: "public", Name: "orders", RowsB: n(400), Status: pgsnap.TableUnknown},
+		{Schema: "public", Name: "refunds", RowsB: n(1), Status: pgsnap.TableAdded},
+		{Schema: "public", Name: "steady", RowsB: n(1), Status: pgsnap.TableUnknown},
+	}
+	if diff := cmp.Diff(wantTables, d.Tables); diff != "" {
+		t.Errorf("Tables against a manifest without rows (-want +got):\n%s", diff)
+	}
 }
 
 // Export through the library: the rows of one table as COPY's CSV, checked against the manifest

@@ -130,6 +130,7 @@ const (
 	TableChanged = export.Changed
 	TableAdded   = export.Added
 	TableRemoved = export.Removed
+	TableUnknown = export.Unknown // a manifest without row counts
 )
 
 // Check names reported by Verify.

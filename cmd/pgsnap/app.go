@@ -97,7 +97,7 @@ Settings come from flags, then environment variables, then defaults. Every setti
 		pf.VarP(newStringValue(), s.Flag, "", fmt.Sprintf("%s (%s)", s.Doc, s.Env))
 	}
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "no progress bar (it is shown only on a terminal anyway)")
-	root.AddCommand(a.runCmd(), a.snapshotCmd(), a.listCmd(), a.verifyCmd(), a.restoreCmd(), a.exportCmd(), a.diffCmd(), a.pruneCmd(), a.syncCmd(), a.pinCmd(true), a.pinCmd(false), a.statusCmd(), a.versionCmd())
+	root.AddCommand(a.runCmd(), a.snapshotCmd(), a.listCmd(), a.verifyCmd(), a.restoreCmd(), exportCmd(a), diffCmd(a), a.pruneCmd(), a.syncCmd(), a.pinCmd(true), a.pinCmd(false), a.statusCmd(), a.versionCmd())
 	return root
 }
 

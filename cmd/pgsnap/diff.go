@@ -11,7 +11,8 @@ import (
 	"github.com/pgsnap/pgsnap"
 )
 
-func (a *app) diffCmd() *cobra.Command {
+// diffCmd is pgsnap diff.
+func diffCmd(a *app) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "diff [A [B]]",
@@ -26,7 +27,8 @@ find the last one taken before the loss, then get the rows back with pgsnap expo
 pgsnap restore --table ... --as ....
 
 With --json, print one object: a and b (name, time, size, archive_size), tables (schema, name,
-rows_a, rows_b, change, status: same, changed, added or removed), added and removed (type,
+rows_a, rows_b, change, status: same, changed, added, removed, or unknown when a manifest has no
+row counts), added and removed (type,
 schema, name), size_change and archive_size_change.`,
 		Example: `  pgsnap diff
   pgsnap diff app-20261123T030000Z app-20261124T030000Z

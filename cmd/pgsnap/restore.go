@@ -58,7 +58,7 @@ Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible
 				args = []string{"latest"}
 			}
 			if len(tables.Tables) > 0 || len(tables.Schemas) > 0 || tables.As != "" {
-				return a.restoreTables(cmd, args[0], labels, targetURL, opts, tables)
+				return restoreTables(a, cmd, args[0], labels, targetURL, opts, tables)
 			}
 			if targetURL == "" {
 				targetURL, _ = a.lookupEnv("SNAPSHOT_RESTORE_URL")

@@ -12,7 +12,7 @@ import (
 
 // restoreTables is restore --table/--schema: chosen tables into an existing database, by
 // default the source database.
-func (a *app) restoreTables(cmd *cobra.Command, name string, labels []string, targetURL string, opts pgsnap.RestoreOptions, tables pgsnap.RestoreTablesOptions) error {
+func restoreTables(a *app, cmd *cobra.Command, name string, labels []string, targetURL string, opts pgsnap.RestoreOptions, tables pgsnap.RestoreTablesOptions) error {
 	if len(tables.Tables) == 0 && len(tables.Schemas) == 0 {
 		return usageError{errors.New("--as renames a table or schema restored with --table or --schema")}
 	}

@@ -45,6 +45,7 @@ const (
 	Changed = "changed"
 	Added   = "added"   // only in B
 	Removed = "removed" // only in A
+	Unknown = "unknown" // in both, but a manifest has no row counts
 )
 
 // TableChange is one table's rows in A and in B. Rows are nil where the snapshot lacks the
@@ -55,7 +56,7 @@ type TableChange struct {
 	RowsA  *int64 `json:"rows_a"`
 	RowsB  *int64 `json:"rows_b"`
 	Change int64  `json:"change"` // RowsB - RowsA, when both are known
-	Status string `json:"status"` // same, changed, added or removed
+	Status string `json:"status"` // same, changed, added, removed or unknown
 }
 
 // String is the table's schema.name, each part quoted only when it must be.
@@ -94,10 +95,17 @@ func (e *Exporter) Diff(ctx context.Context, a, b catalog.Snapshot) (Diff, error
 		objs[i] = map[Object]int{}
 		for _, en := range entries {
 			switch {
-			case en.Desc == "TABLE DATA":
+			case en.Desc == "TABLE DATA" && snap.Rows == nil:
 				present[i][Name{Schema: en.Namespace, Name: en.Tag}] = true
 			case !dataDescs[en.Desc]:
 				objs[i][Object{Type: en.Desc, Schema: en.Namespace, Name: en.Tag}]++
+			}
+		}
+		// The manifest's rows name every table with data, whichever part of the snapshot
+		// holds it; the table of contents read is the first part's.
+		for key := range snap.Rows {
+			if name, ok := parseKey(key); ok {
+				present[i][name] = true
 			}
 		}
 		if snap.Rows == nil {
@@ -146,8 +154,8 @@ func objectDiff(have, want map[Object]int) []Object {
 	return out
 }
 
-// tableChanges pairs the tables of a and b: those with data in each table of contents, with
-// their manifests' row counts.
+// tableChanges pairs the tables of a and b: those with data in each (from the manifest's rows,
+// or its table of contents when the manifest has none), with their row counts.
 func tableChanges(a, b catalog.Snapshot, present [2]map[Name]bool) []TableChange {
 	all := maps.Clone(present[0])
 	maps.Copy(all, present[1])
@@ -165,7 +173,9 @@ func tableChanges(a, b catalog.Snapshot, present [2]map[Name]bool) []TableChange
 			tc.Status = Removed
 		case !present[0][name]:
 			tc.Status = Added
-		case tc.RowsA != nil && tc.RowsB != nil && *tc.RowsA != *tc.RowsB:
+		case tc.RowsA == nil || tc.RowsB == nil:
+			tc.Status = Unknown
+		case *tc.RowsA != *tc.RowsB:
 			tc.Status = Changed
 		default:
 			tc.Status = Same
