@@ -3,8 +3,10 @@ package pgsnap
 import (
 	"errors"
 
+	"github.com/pgsnap/pgsnap/internal/archive"
 	"github.com/pgsnap/pgsnap/internal/catalog"
 	"github.com/pgsnap/pgsnap/internal/codec"
+	"github.com/pgsnap/pgsnap/internal/export"
 	"github.com/pgsnap/pgsnap/internal/restore"
 	"github.com/pgsnap/pgsnap/internal/verify"
 	"github.com/pgsnap/pgsnap/internal/writer"
@@ -56,6 +58,34 @@ type RestoreOptions = restore.Options
 // and the old database it replaced (KeptOld names it when kept).
 type RestoreResult = restore.Result
 
+// RestoreTablesOptions say which tables (or schemas) of a snapshot to restore into an existing
+// database, and under which name.
+type RestoreTablesOptions = restore.TablesOptions
+
+// RestoreTablesResult is what a table restore did: each table with its old and new name and
+// its proven rows, and the foreign keys it left out.
+type RestoreTablesResult = restore.TablesResult
+
+// RestoredTable is one table a table restore brought back.
+type RestoredTable = restore.RestoredTable
+
+// ExportResult is what an export wrote: the table, its columns and rows, and whether the stored
+// bytes were checked against the manifest.
+type ExportResult = export.Result
+
+// TableInfo is one table a snapshot holds data for, with its row count.
+type TableInfo = export.TableInfo
+
+// SnapshotDiff is what changed between two snapshots: rows per table, objects added and
+// removed, size. Its JSON field names are a public interface (pgsnap diff --json).
+type SnapshotDiff = export.Diff
+
+// TableChange is one table's rows in two snapshots (SnapshotDiff.Tables).
+type TableChange = export.TableChange
+
+// DiffObject is an object of a snapshot's table of contents (SnapshotDiff.Added, Removed).
+type DiffObject = export.Object
+
 // Progress receives the progress of long operations in bytes: a snapshot's stored bytes, and
 // the bytes of a stored snapshot read by verify, restore and drills. Calls for one operation
 // come from one goroutine, Begin first and End last.
@@ -69,6 +99,12 @@ var (
 	ErrLocked = catalog.ErrLocked
 	// ErrSlotTaken is returned when the snapshot for a slot is already committed.
 	ErrSlotTaken = errors.New("slot already taken")
+	// ErrNoTable is matched by the error of an export or a table restore that names a table
+	// (or schema) the snapshot does not hold; the message lists close names.
+	ErrNoTable = archive.ErrNoTable
+	// ErrBadName is matched by the error of an export or a table restore given a table or
+	// schema name that does not parse.
+	ErrBadName = export.ErrBadName
 )
 
 // What manifests record.
@@ -79,6 +115,22 @@ const (
 	CompressionNone   = codec.None            // the archive as pg_dump -Z0 wrote it
 	CompressionPGDump = codec.PGDump          // compressed by pg_dump itself (the first format)
 	EncryptionAge     = codec.Age             // encrypted with age to the manifest's recipients
+)
+
+// Export formats.
+const (
+	ExportCSV   = "csv"   // COPY ... WITH (FORMAT csv, HEADER true), byte for byte
+	ExportText  = "text"  // COPY's text format
+	ExportJSONL = "jsonl" // one JSON object per row, values as COPY text, NULL as null
+)
+
+// Table changes in a SnapshotDiff.
+const (
+	TableSame    = export.Same
+	TableChanged = export.Changed
+	TableAdded   = export.Added
+	TableRemoved = export.Removed
+	TableUnknown = export.Unknown // a manifest without row counts
 )
 
 // Check names reported by Verify.

@@ -28,6 +28,12 @@ type RestoreOptions struct {
 	// DataOnly restores only the data of an archive taken with --data-only.
 	DataOnly bool
 	Logger   *slog.Logger // Debug: the command line (it holds no secrets); nil discards
+	// List restores only the TOC entries a pg_restore --list file names, in its order
+	// (--use-list): one table with what goes with it, say.
+	List string
+	// SingleTransaction restores in one transaction (--single-transaction, one job only):
+	// with --exit-on-error, all or nothing.
+	SingleTransaction bool
 }
 
 // Restore runs `pg_restore --exit-on-error` into opts.Conn's database, with the same password
@@ -76,6 +82,19 @@ func Restore(ctx context.Context, opts RestoreOptions) error {
 	}
 	if opts.DataOnly {
 		args = append(args, "--data-only")
+	}
+	if opts.List != "" {
+		list, err := filepath.Abs(opts.List)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		args = append(args, "--use-list="+list)
+	}
+	if opts.SingleTransaction {
+		if opts.Jobs != 1 {
+			return errors.New("restore: a single transaction takes one job")
+		}
+		args = append(args, "--single-transaction")
 	}
 	if file != "" {
 		args = append(args, file)

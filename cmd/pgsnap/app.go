@@ -111,7 +111,7 @@ settings" lists every one with its default and accepted form.`,
 	}
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, quietUsage)
 	pf.Lookup("quiet").Hidden = true // shown by the commands that draw a progress bar
-	root.AddCommand(a.runCmd(), a.snapshotCmd(), a.listCmd(), a.verifyCmd(), a.restoreCmd(), a.pruneCmd(), a.syncCmd(), a.pinCmd(true), a.pinCmd(false), a.statusCmd(), a.versionCmd(), settingsTopic())
+	root.AddCommand(a.runCmd(), a.snapshotCmd(), a.listCmd(), a.verifyCmd(), a.restoreCmd(), exportCmd(a), diffCmd(a), a.pruneCmd(), a.syncCmd(), a.pinCmd(true), a.pinCmd(false), a.statusCmd(), a.versionCmd(), settingsTopic())
 	return root
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -16,6 +17,9 @@ type Entry struct {
 	Tag       string
 	Owner     string
 	HasData   bool // hadDumper
+	// Deps are the dump IDs of the entries this one depends on, as pg_dump recorded them: a
+	// foreign key's include its own table's and the referenced table's, an index's its table's.
+	Deps []int
 	// Defn is the entry's SQL definition, kept only for the entries about the database itself
 	// (DATABASE, DATABASE PROPERTIES, and the COMMENT, ACL and SECURITY LABEL tagged
 	// "DATABASE <name>"): what a restore needs to recreate its properties.
@@ -108,7 +112,9 @@ func (p *parser) expectField(f field) {
 		p.expectStr(true)
 	case fCopyStmt:
 		p.expectStr(true)
-	case fDeps, fSkipStr:
+	case fDeps:
+		p.expectStr(true)
+	case fSkipStr:
 		p.expectStr(false)
 	case fDefn:
 		p.expectStr(p.cur.DatabaseLevel())
@@ -153,7 +159,11 @@ func (p *parser) tocStep() error {
 		e.Owner = string(p.val)
 	case fDeps:
 		if !p.null {
-			p.expectStr(false) // another dependency
+			// pg_dump writes each as a decimal dump ID; anything else is not one to follow.
+			if id, err := strconv.Atoi(string(p.val)); err == nil && id > 0 {
+				e.Deps = append(e.Deps, id)
+			}
+			p.expectStr(true) // another dependency
 			return nil
 		}
 	case fOffset:

@@ -51,7 +51,7 @@ var shopCounts = map[string]int64{"public.orders": 3, `Odd Schema.x "y"`: 0}
 func shopEntries(a testArchive) []Entry {
 	var out []Entry
 	for _, e := range a.entries {
-		out = append(out, Entry{DumpID: e.id, Desc: e.desc, Namespace: e.ns, Tag: e.tag, Owner: e.owner, HasData: e.hasData})
+		out = append(out, Entry{DumpID: e.id, Desc: e.desc, Namespace: e.ns, Tag: e.tag, Owner: e.owner, HasData: e.hasData, Deps: e.deps})
 	}
 	return out
 }

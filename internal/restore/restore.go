@@ -159,6 +159,12 @@ func (r *Restorer) Drill(ctx context.Context, snap catalog.Snapshot, server conn
 	return res, err
 }
 
+// RestoreTables restores chosen tables of snap into an existing database, through a scratch
+// database, proven by their row counts, all or nothing (tables.go).
+func (r *Restorer) RestoreTables(ctx context.Context, snap catalog.Snapshot, opts TablesOptions) (TablesResult, error) {
+	return tableRestore{r}.run(ctx, snap, opts)
+}
+
 // errDrillDone ends a drill's scratch database like a failure would: it is dropped.
 var errDrillDone = errors.New("drill done")
 
