@@ -130,6 +130,11 @@ func TestShrinkAlertPinsTheSnapshotBeforeTheLoss(t *testing.T) {
 	if !found {
 		t.Fatalf("the snapshot from before the loss, %s, was pruned: listed %+v", before, snaps)
 	}
+	// diff shows the change: the table's rows in both snapshots.
+	r = runPgsnap(t, env, "diff", before, after)
+	if r.code != 0 || !strings.Contains(r.stdout, "orders") || !strings.Contains(r.stdout, "30000") || !strings.Contains(r.stdout, "12000") {
+		t.Errorf("diff %s %s: exit %d, want orders 30000 -> 12000:\n%s", before, after, r.code, r.stdout)
+	}
 	if r := runPgsnap(t, env, "unpin", before); r.code != 0 {
 		t.Errorf("unpin: exit %d", r.code)
 	}
