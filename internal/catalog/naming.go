@@ -15,6 +15,7 @@ import (
 //
 //	<name>.json                  the manifest: the snapshot exists if and only if it does
 //	<name>.dump[.zst][.age]      the data object (<name>.sql[.zst][.age] for globals)
+//	<name>.part<n>.dump[...]     part n of a snapshot taken over several streams
 //	<name>.intent                a writer's intent record: committed before the data object,
 //	                             removed after the manifest; proves a leftover data object ours
 //	<name>.drill.json            the latest restore drill
