@@ -59,7 +59,7 @@ schema, name), size_change and archive_size_change.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return cmd
+	return reads(cmd, "SNAPSHOT_DIR", "SNAPSHOT_S3_URL", "SNAPSHOT_AGE_IDENTITY_FILE", "SNAPSHOT_TARGET", "SNAPSHOT_CONFIG")
 }
 
 func printDiff(a *app, d pgsnap.SnapshotDiff) error {

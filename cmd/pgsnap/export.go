@@ -81,5 +81,5 @@ Name the table as schema.table, or table when one schema only has it; quote a na
 	f.StringVar(&table, "table", "", "the table to export: schema.table")
 	f.StringVar(&format, "format", pgsnap.ExportCSV, "csv, text or jsonl")
 	f.BoolVar(&listTables, "list-tables", false, "list the snapshot's tables with their row counts")
-	return cmd
+	return reads(cmd, "SNAPSHOT_DIR", "SNAPSHOT_S3_URL", "SNAPSHOT_AGE_IDENTITY_FILE", "SNAPSHOT_TARGET", "SNAPSHOT_CONFIG")
 }

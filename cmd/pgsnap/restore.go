@@ -21,26 +21,16 @@ func (a *app) restoreCmd() *cobra.Command {
 		Use:   "restore NAME|--latest|--label K=V [--table SCHEMA.TABLE... [--as SCHEMA.NEWNAME] | --schema SCHEMA] --target-url URL",
 		Short: "Restore a snapshot into a database",
 		Long: `Restore the named snapshot (or the newest with "latest") into the database named by
---target-url or SNAPSHOT_RESTORE_URL. The snapshot's bytes are checked against its manifest before
-anything connects to the target. The snapshot is restored into a scratch database created with the
-source database's properties (encoding, locale, settings, comment, grants), every table's row count
-is compared with the manifest, and only then does the restored database take the target's name:
-an existing target is renamed aside and dropped (--keep-old keeps it). On any failure the target is
-exactly as it was. A target with user tables is refused unless --clean; the snapshot's own source
-database unless --force too; template0, template1 and postgres always.
+--target-url or SNAPSHOT_RESTORE_URL, as a swap: the stored bytes are checked first; the snapshot
+is restored into a scratch database with the source database's properties and every table's row
+count proven; only then is an existing target renamed aside (dropped, or kept with --keep-old)
+and the restored one put in its place. On any failure the target is as it was. A target with
+user tables needs --clean; the snapshot's own source, --force too.
 
-With --table (repeat it for several) or --schema, only those tables, or every table of the schema,
-are restored into an existing database that holds other tables, by default the source database
-itself (DATABASE_URL; --target-url or SNAPSHOT_RESTORE_URL name another). Each comes with its
-indexes, constraints, owned sequences (and their values), triggers, comments and grants; a foreign
-key between a restored table and one that is not is left out, and named at the end. A table (or
-schema) of the same name in the target is refused: --as restores one table under another name
-(--as public.orders_before_incident), or one schema under another (--as app_back), so the lost
-rows can be compared and copied back with SQL. Nothing else in the target is touched. The rows are
-proven against the manifest in a scratch database before the target is touched, then the target
-gets everything in one transaction or nothing, and the rows are counted there again.
-
-Prefer SNAPSHOT_RESTORE_URL for a URL with a password: command lines are visible to other users.`,
+With --table (repeatable) or --schema, only those tables are restored, into an existing database
+(default: the source, DATABASE_URL), with their indexes, constraints, owned sequences, comments
+and grants, proven, then moved in one transaction; a name that exists is refused, --as renames,
+and a foreign key to a table not restored is left out and named. Nothing else is touched.`,
 		Example: `  SNAPSHOT_RESTORE_URL=postgres://admin@db/app_copy pgsnap restore --latest
   pgsnap restore app-20261124T030000Z --target-url postgres://admin@db/app --clean
   pgsnap restore --label version=1.4.2 --stream

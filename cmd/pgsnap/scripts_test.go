@@ -107,7 +107,7 @@ func TestListAndStatusPrintSizesAlikeAndEscapeLabels(t *testing.T) {
 // Item 11: each command's help fits a screen, shows its own flags and not the settings, and
 // "pgsnap help settings" lists every setting.
 func TestHelpFitsAScreen(t *testing.T) {
-	for _, c := range []string{"run", "snapshot", "list", "verify", "restore", "prune", "sync", "pin", "unpin", "status", "version"} {
+	for _, c := range []string{"run", "snapshot", "list", "verify", "restore", "export", "diff", "prune", "sync", "pin", "unpin", "status", "version"} {
 		r := runPgsnap(t, nil, c, "--help")
 		lines := strings.Count(r.stdout, "\n")
 		if r.code != 0 || lines > 50 {
