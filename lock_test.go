@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/pgsnap/pgsnap"
+	"github.com/pgsnap/pgsnap/internal/catalog"
 	"github.com/pgsnap/pgsnap/internal/invariants"
 	"github.com/pgsnap/pgsnap/schedule"
 )
 
-// While another session holds the target's advisory lock, a snapshot attempt fails with
-// ErrLocked before dumping; once it is released, the snapshot is taken.
+// While another session holds the target's advisory lock, a snapshot waits for it without
+// dumping and, when its context ends first, fails with ErrLocked; once it is released, the
+// snapshot is taken.
 func TestTargetLockIsExclusive(t *testing.T) {
 	// About 5 MB of rows: through the throttle the holder's dump lasts several seconds.
 	f := newFixture(t, "CREATE TABLE t AS SELECT g, md5(g::text) || md5((g*7)::text) AS payload FROM generate_series(1, 60000) g")
@@ -37,14 +39,42 @@ func TestTargetLockIsExclusive(t *testing.T) {
 		other.SnapshotNow(ctx)
 	})
 	<-locked
-	_, err := s.SnapshotNow(t.Context())
-	if !errors.Is(err, pgsnap.ErrLocked) {
-		t.Errorf("SnapshotNow while another pgsnap holds the lock = %v, want ErrLocked", err)
+	wctx, wcancel := context.WithTimeout(t.Context(), 2*time.Second)
+	_, err := s.SnapshotNow(wctx)
+	wcancel()
+	if !errors.Is(err, pgsnap.ErrLocked) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("SnapshotNow while another pgsnap holds the lock until its context ends = %v, want ErrLocked after waiting", err)
 	}
 	close(release)
 	wg.Wait()
 	if _, err := s.SnapshotNow(t.Context()); err != nil {
 		t.Errorf("SnapshotNow after the holder ended = %v", err)
+	}
+	invariants.AssertStoreInvariants(t, f.dir, invariants.Options{Cluster: f.c, Database: f.db, MinComplete: 1})
+}
+
+// A snapshot taken while the target's lock is held for a moment (the daemon's own start-up sync
+// or an operator's prune) waits for it and is taken, rather than failing.
+func TestSnapshotWaitsForABriefLockHolder(t *testing.T) {
+	f := newFixture(t, "CREATE TABLE t AS SELECT g FROM generate_series(1, 100) g")
+	cfg := f.config(f.c.URL(f.db))
+	s := f.scheduler(t, cfg)
+	info, err := cfg.DatabaseURL.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := catalog.WriterLock(t.Context(), info, s.Target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(700*time.Millisecond, release)
+	defer timer.Stop()
+	snap, err := s.SnapshotNow(t.Context())
+	if err != nil {
+		t.Fatalf("SnapshotNow while the lock is held for 700 ms = %v, want it taken after the wait", err)
+	}
+	if snap.Name == "" {
+		t.Error("SnapshotNow returned no snapshot")
 	}
 	invariants.AssertStoreInvariants(t, f.dir, invariants.Options{Cluster: f.c, Database: f.db, MinComplete: 1})
 }

@@ -14,19 +14,17 @@ import (
 )
 
 // SnapshotNow takes one snapshot now (one attempt, no retries), then applies retention. The
-// snapshot is named after its start time. It returns the committed snapshot; a retention
+// snapshot is named after its start time. While another pgsnap holds the target's lock (its
+// dump, sync or prune) it waits, up to SNAPSHOT_TIMEOUT or until ctx ends, then returns an error
+// wrapping ErrLocked. It returns the committed snapshot; a retention
 // failure is logged, not returned, since the snapshot itself is safe.
 func (s *Scheduler) SnapshotNow(ctx context.Context) (Snapshot, error) {
-	if s.cfg.DatabaseURL == "" {
-		return Snapshot{}, settings.Lookup("DATABASE_URL").Problem("", errors.New("required to take a snapshot"))
-	}
-	if err := s.Check(ctx); err != nil {
+	done, err := s.beginOneShot(ctx)
+	if err != nil {
 		return Snapshot{}, err
 	}
-	s.cat.Sweep(ctx)
-	defer s.notify.run(ctx)(true)
-	s.notify.ping.Start()
-	snap, err := s.attempt(ctx, nil)
+	defer done(true)
+	snap, err := s.attemptWaiting(ctx, nil)
 	if ctx.Err() == nil {
 		s.recordAttempt(snap, err, false)
 	}
@@ -38,6 +36,21 @@ func (s *Scheduler) SnapshotNow(ctx context.Context) (Snapshot, error) {
 	return snap, nil
 }
 
+// beginOneShot is what a snapshot outside Run does first: check the settings and the store,
+// sweep what a crashed writer left, and start the run's notifications. The caller defers done.
+func (s *Scheduler) beginOneShot(ctx context.Context) (done func(bool), err error) {
+	if s.cfg.DatabaseURL == "" {
+		return nil, settings.Lookup("DATABASE_URL").Problem("", errors.New("required to take a snapshot"))
+	}
+	if err := s.Check(ctx); err != nil {
+		return nil, err
+	}
+	s.cat.Sweep(ctx)
+	done = s.notify.run(ctx)
+	s.notify.ping.Start()
+	return done, nil
+}
+
 // SnapshotSlot takes the snapshot of the schedule's latest due slot (at or before now), once:
 // for a Kubernetes CronJob or a systemd timer that runs `pgsnap snapshot --slot`. With the same
 // lock and already-taken check as Run, an overlapping or retried job never makes a second
@@ -45,36 +58,41 @@ func (s *Scheduler) SnapshotNow(ctx context.Context) (Snapshot, error) {
 // holds the lock it waits (up to SNAPSHOT_TIMEOUT), then checks again. One attempt otherwise
 // (no retries).
 func (s *Scheduler) SnapshotSlot(ctx context.Context) (Snapshot, error) {
-	if s.cfg.DatabaseURL == "" {
-		return Snapshot{}, settings.Lookup("DATABASE_URL").Problem("", errors.New("required to take a snapshot"))
-	}
-	if err := s.Check(ctx); err != nil {
+	done, err := s.beginOneShot(ctx)
+	if err != nil {
 		return Snapshot{}, err
 	}
-	s.cat.Sweep(ctx)
-	defer s.notify.run(ctx)(true)
-	s.notify.ping.Start()
+	defer done(true)
 	slot := s.sched.Prev(s.o.now())
-	giveUp := s.o.now().Add(s.cfg.Timeout) // a holder that hangs is not waited for forever
+	snap, err := s.attemptWaiting(ctx, &slot)
+	if !errors.Is(err, ErrSlotTaken) && ctx.Err() == nil {
+		s.recordAttempt(snap, err, false)
+	}
+	if err != nil {
+		return Snapshot{}, err
+	}
+	s.log.Info("snapshot committed", "snapshot", snap.Name, "slot", slot, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond), "stored_in", snap.StoredIn, "missing", snap.Missing)
+	s.retain(ctx, snap)
+	return snap, nil
+}
+
+// attemptWaiting is one attempt of a snapshot outside Run's loop. While another pgsnap (or this
+// process's own sync, prune or sweep) holds the target's lock it waits, up to SNAPSHOT_TIMEOUT so
+// a holder that hangs is not waited for forever, then tries again: with a slot, the holder's
+// commit ends the wait as ErrSlotTaken.
+func (s *Scheduler) attemptWaiting(ctx context.Context, slot *time.Time) (Snapshot, error) {
+	giveUp := s.o.now().Add(s.cfg.Timeout)
+	delay := 250 * time.Millisecond // a sync or prune holds it briefly, a dump for minutes
 	for {
-		snap, err := s.attempt(ctx, &slot)
-		if errors.Is(err, ErrLocked) && s.o.now().Before(giveUp) {
-			delay := s.o.backoff(1)
-			s.log.Info("slot being taken by another pgsnap, waiting", "slot", slot, "retry_in", delay)
-			if err := s.sleep(ctx, delay); err != nil {
-				return Snapshot{}, err
-			}
-			continue
+		snap, err := s.attempt(ctx, slot)
+		if !errors.Is(err, ErrLocked) || !s.o.now().Before(giveUp) {
+			return snap, err
 		}
-		if !errors.Is(err, ErrSlotTaken) && ctx.Err() == nil {
-			s.recordAttempt(snap, err, false)
+		delay = min(2*delay, max(s.o.backoff(1), time.Second))
+		s.log.Info("target locked by another pgsnap, waiting", "slot", slot, "retry_in", delay)
+		if serr := s.sleep(ctx, delay); serr != nil {
+			return Snapshot{}, fmt.Errorf("%w; stopped waiting: %w", err, serr)
 		}
-		if err != nil {
-			return Snapshot{}, err
-		}
-		s.log.Info("snapshot committed", "snapshot", snap.Name, "slot", slot, "size", snap.Size, "duration", snap.Duration().Round(time.Millisecond), "stored_in", snap.StoredIn, "missing", snap.Missing)
-		s.retain(ctx, snap)
-		return snap, nil
 	}
 }
 

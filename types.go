@@ -95,7 +95,8 @@ var (
 	// ErrNotFound is returned when a named snapshot does not exist.
 	ErrNotFound = catalog.ErrNotFound
 	// ErrLocked is returned when another pgsnap (a replica of the same service, or a second
-	// daemon) holds the target's lock: it is taking a snapshot of the same database right now.
+	// daemon) holds the target's lock: it is taking a snapshot of the same database, or syncing
+	// or pruning its store, right now.
 	ErrLocked = catalog.ErrLocked
 	// ErrSlotTaken is returned when the snapshot for a slot is already committed.
 	ErrSlotTaken = errors.New("slot already taken")

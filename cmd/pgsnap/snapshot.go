@@ -19,7 +19,8 @@ func (a *app) snapshotCmd() *cobra.Command {
 		Short: "Take one snapshot now, then apply retention",
 		Long: `Take one snapshot now (one attempt, no retries), commit it, then keep the newest
 SNAPSHOT_RETENTION snapshots. The snapshot's name is printed as the last line of standard output;
-logs go to standard error. Exit code 0 means the snapshot is committed.
+logs go to standard error. Exit code 0 means the snapshot is committed. While another pgsnap
+holds the target's lock (dumping, syncing or pruning it) it waits, up to SNAPSHOT_TIMEOUT.
 
 With --slot (for a Kubernetes CronJob or a systemd timer) it takes the latest due slot of
 SNAPSHOT_TIME instead, named after the slot, with the same lock and already-taken check as the
