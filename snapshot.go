@@ -16,8 +16,8 @@ import (
 // SnapshotNow takes one snapshot now (one attempt, no retries), then applies retention. The
 // snapshot is named after its start time. While another pgsnap holds the target's lock (its
 // dump, sync or prune) it waits, up to SNAPSHOT_TIMEOUT or until ctx ends, then returns an error
-// wrapping ErrLocked. It returns the committed snapshot; a retention
-// failure is logged, not returned, since the snapshot itself is safe.
+// wrapping ErrLocked. It returns the committed snapshot; a retention failure is logged, not
+// returned, since the snapshot itself is safe.
 func (s *Scheduler) SnapshotNow(ctx context.Context) (Snapshot, error) {
 	done, err := s.beginOneShot(ctx)
 	if err != nil {
