@@ -19,7 +19,7 @@ const (
 	labelPipeline     = "pg_dump -Fc -Z0 | zstd -T0 -1 > FILE"
 	labelSnapshotJobs = "pgsnap snapshot, SNAPSHOT_DUMP_JOBS=2"
 	// noteOneStream marks the SNAPSHOT_DUMP_JOBS row when the manifests have no parts.
-	noteOneStream = "one stream: SNAPSHOT_DUMP_JOBS not supported by this binary"
+	noteOneStream = "one stream: the manifests have no parts (a binary without SNAPSHOT_DUMP_JOBS, or a database with too few tables to split)"
 )
 
 // snapshotVariants are the snapshot commands in table (and alternation) order: pgsnap with one
