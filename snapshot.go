@@ -83,13 +83,17 @@ func (s *Scheduler) SnapshotSlot(ctx context.Context) (Snapshot, error) {
 func (s *Scheduler) attemptWaiting(ctx context.Context, slot *time.Time) (Snapshot, error) {
 	giveUp := s.o.now().Add(s.cfg.Timeout)
 	delay := 250 * time.Millisecond // a sync or prune holds it briefly, a dump for minutes
+	log := s.log
+	if slot != nil {
+		log = log.With("slot", *slot)
+	}
 	for {
 		snap, err := s.attempt(ctx, slot)
 		if !errors.Is(err, ErrLocked) || !s.o.now().Before(giveUp) {
 			return snap, err
 		}
 		delay = min(2*delay, max(s.o.backoff(1), time.Second))
-		s.log.Info("target locked by another pgsnap, waiting", "slot", slot, "retry_in", delay)
+		log.Info("target locked by another pgsnap, waiting", "retry_in", delay)
 		if serr := s.sleep(ctx, delay); serr != nil {
 			return Snapshot{}, fmt.Errorf("%w; stopped waiting: %w", err, serr)
 		}
