@@ -73,18 +73,11 @@ and a foreign key to a table not restored is left out and named. Nothing else is
 			if err != nil {
 				return err
 			}
-			if len(labels) > 0 {
-				want, err := pgsnap.ParseLabels(strings.Join(labels, ","))
-				if err != nil {
-					return usageError{fmt.Errorf("--label: %w", err)}
-				}
-				snap, err := s.FindLabeled(cmd.Context(), want)
-				if err != nil {
-					return err
-				}
-				args[0] = snap.Name
+			name, err := byLabels(cmd, s, args[0], labels)
+			if err != nil {
+				return err
 			}
-			res, err := s.RestoreTo(cmd.Context(), args[0], opts)
+			res, err := s.RestoreTo(cmd.Context(), name, opts)
 			if err != nil {
 				return err
 			}
@@ -113,4 +106,21 @@ and a foreign key to a table not restored is left out and named. Nothing else is
 	f.StringVar(&tables.As, "as", "", "with one --table, restore it as schema.newname; with one --schema, as this schema")
 	return reads(a.withQuiet(cmd), "SNAPSHOT_RESTORE_URL", "SNAPSHOT_DIR", "SNAPSHOT_S3_URL", "SNAPSHOT_AGE_IDENTITY_FILE",
 		"SNAPSHOT_TMPDIR", "SNAPSHOT_PG_BIN_DIR", "SNAPSHOT_TARGET", "SNAPSHOT_CONFIG")
+}
+
+// byLabels is the snapshot restore reads: with --label, the newest of the target carrying every
+// label given; otherwise name as given.
+func byLabels(cmd *cobra.Command, s *pgsnap.Shelf, name string, labels []string) (string, error) {
+	if len(labels) == 0 {
+		return name, nil
+	}
+	want, err := pgsnap.ParseLabels(strings.Join(labels, ","))
+	if err != nil {
+		return "", usageError{fmt.Errorf("--label: %w", err)}
+	}
+	snap, err := s.FindLabeled(cmd.Context(), want)
+	if err != nil {
+		return "", err
+	}
+	return snap.Name, nil
 }

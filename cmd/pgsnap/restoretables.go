@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -40,16 +39,8 @@ func restoreTables(a *app, cmd *cobra.Command, name string, labels []string, tar
 	if err != nil {
 		return err
 	}
-	if len(labels) > 0 {
-		want, err := pgsnap.ParseLabels(strings.Join(labels, ","))
-		if err != nil {
-			return usageError{fmt.Errorf("--label: %w", err)}
-		}
-		snap, err := s.FindLabeled(cmd.Context(), want)
-		if err != nil {
-			return err
-		}
-		name = snap.Name
+	if name, err = byLabels(cmd, s, name, labels); err != nil {
+		return err
 	}
 	res, err := s.RestoreTables(cmd.Context(), name, tables)
 	if errors.Is(err, pgsnap.ErrNoTable) {

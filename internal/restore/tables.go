@@ -164,7 +164,7 @@ func (r tableRestore) run(ctx context.Context, snap catalog.Snapshot, opts Table
 		return res, fmt.Errorf("restore %s: %w (what it added to %s is dropped again)", snap.Name, err, res.Database)
 	}
 	for _, n := range sel.Tables {
-		res.Tables = append(res.Tables, RestoredTable{From: n.String(), To: renamed[n].String(), Rows: got[renamed[n].Key()], NoData: !containsName(sel.Data, n)})
+		res.Tables = append(res.Tables, RestoredTable{From: n.String(), To: renamed[n].String(), Rows: got[renamed[n].Key()], NoData: !slices.Contains(sel.Data, n)})
 	}
 	for _, s := range plan.schemas {
 		res.Schemas = append(res.Schemas, export.Ident(plan.schemaAs(s)))
@@ -281,7 +281,7 @@ func (r tableRestore) selectTables(ctx context.Context, snap catalog.Snapshot, p
 	if len(p.tables) > 0 && len(sel.Data) < len(sel.Tables) {
 		elsewhere := dataElsewhere(snap, sel)
 		for _, t := range sel.Tables {
-			if !containsName(sel.Data, t) && !inParts(elsewhere, t) {
+			if !slices.Contains(sel.Data, t) && !inParts(elsewhere, t) {
 				return sel, fmt.Errorf("snapshot %s: %s has no rows of its own (a partitioned table's are in its partitions): restore its schema with --schema", snap.Name, t)
 			}
 		}
@@ -294,7 +294,7 @@ func (r tableRestore) selectTables(ctx context.Context, snap catalog.Snapshot, p
 func dataElsewhere(snap catalog.Snapshot, sel export.Selection) map[int][]export.Name {
 	out := map[int][]export.Name{}
 	for _, t := range sel.Tables {
-		if containsName(sel.Data, t) {
+		if slices.Contains(sel.Data, t) {
 			continue
 		}
 		for k, p := range snap.Parts {
@@ -308,16 +308,7 @@ func dataElsewhere(snap catalog.Snapshot, sel export.Selection) map[int][]export
 
 func inParts(parts map[int][]export.Name, t export.Name) bool {
 	for _, names := range parts {
-		if containsName(names, t) {
-			return true
-		}
-	}
-	return false
-}
-
-func containsName(names []export.Name, n export.Name) bool {
-	for _, m := range names {
-		if m == n {
+		if slices.Contains(names, t) {
 			return true
 		}
 	}
@@ -361,7 +352,7 @@ func (r tableRestore) restoreSelection(ctx context.Context, j *job, sel export.S
 		}
 		var ids []int
 		for _, e := range entries {
-			if e.Desc == "TABLE DATA" && containsName(elsewhere[k], export.Name{Schema: e.Namespace, Name: e.Tag}) {
+			if e.Desc == "TABLE DATA" && slices.Contains(elsewhere[k], export.Name{Schema: e.Namespace, Name: e.Tag}) {
 				ids = append(ids, e.DumpID)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -180,7 +181,7 @@ func checkTarget(ctx context.Context, target conninfo.Info, p tablePlan, renamed
 		return nil
 	}
 	for _, s := range want {
-		if !contains(have, s) {
+		if !slices.Contains(have, s) {
 			return fmt.Errorf("schema %s does not exist in database %q: create it first, or restore under another name with --as SCHEMA.TABLE (nothing was changed)", export.Ident(s), db)
 		}
 	}
@@ -199,15 +200,6 @@ func checkTarget(ctx context.Context, target conninfo.Info, p tablePlan, renamed
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // errRestoreEnded ends pg_dump's output once pg_restore has stopped reading it.
